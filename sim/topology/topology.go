@@ -28,6 +28,10 @@ type Cluster struct {
 	// enforcement belongs to later capabilities (Istio, Gateway API kinds). They
 	// are reported as "accepted, not yet enforced", never dropped silently.
 	Deferred []ObjectRef
+
+	// alloc remembers address and placement counters so that resolving again
+	// with this Cluster as prev never reuses a freed address (see Resolve).
+	alloc allocState
 }
 
 // ObjectRef names any Kubernetes-style object plus where it came from.
