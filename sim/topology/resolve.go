@@ -18,11 +18,11 @@ import (
 
 // ResolveOptions configures Resolve. Zero values take defaults (see withDefaults).
 type ResolveOptions struct {
-	ClusterName   string       // default "ambientlab"
-	Nodes         int          // default 2 (cross-node traffic is the interesting case)
-	Plan          AddressPlan  // default DefaultAddressPlan()
-	ClusterDomain string       // default "cluster.local"
-	TrustDomain   string       // default "cluster.local"
+	ClusterName   string                       // default "ambientlab"
+	Nodes         int                          // default 2 (cross-node traffic is the interesting case)
+	Plan          AddressPlan                  // default DefaultAddressPlan()
+	ClusterDomain string                       // default "cluster.local"
+	TrustDomain   string                       // default "cluster.local"
 	NodeLabels    map[string]map[string]string // node name -> extra labels
 	// RequireEndpoints lists Services ("namespace/name") that must select at
 	// least one pod, e.g. because a scenario step sends traffic to them. A
