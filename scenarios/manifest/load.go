@@ -154,7 +154,7 @@ func Decode(name string, data []byte) (*Set, error) {
 			break
 		}
 		if err != nil {
-			errs = append(errs, &Error{File: name, Line: lineAt(data, cursor) + 1, Doc: doc, Msg: err.Error()})
+			errs = append(errs, &Error{File: name, Line: badSeparatorLine(data, cursor), Doc: doc, Msg: err.Error()})
 			break
 		}
 		if doc > MaxDocuments {
@@ -177,6 +177,21 @@ func Decode(name string, data []byte) (*Set, error) {
 		return nil, errs.Sort()
 	}
 	return set, nil
+}
+
+// badSeparatorLine finds the first "---" line after byte offset from that
+// carries more than a comment: the line YAMLReader rejected.
+func badSeparatorLine(data []byte, from int) int {
+	line := lineAt(data, from) + 1
+	for _, l := range strings.Split(string(data[from:]), "\n") {
+		if rest, ok := strings.CutPrefix(l, "---"); ok {
+			if t := strings.TrimSpace(rest); t != "" && !strings.HasPrefix(t, "#") {
+				return line
+			}
+		}
+		line++
+	}
+	return lineAt(data, from) + 1
 }
 
 // lineAt counts the lines before byte offset i.
