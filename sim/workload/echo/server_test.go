@@ -44,9 +44,9 @@ type testServer struct {
 	*Server
 	// ownShutdown is set by tests that call Shutdown themselves and check its result.
 	ownShutdown bool
-	log     *syncBuffer
-	httpURL string
-	tcpAddr string
+	log         *syncBuffer
+	httpURL     string
+	tcpAddr     string
 }
 
 func startTest(t testing.TB) *testServer {
@@ -325,7 +325,9 @@ func TestTCPEchoHalfClose(t *testing.T) {
 		t.Fatalf("echoed %d bytes, want %d identical", len(got), len(payload))
 	}
 	// The connection's log line is written once the server side is done.
-	waitFor(t, func() bool { return strings.Contains(ts.log.String(), fmt.Sprintf(" tcp %s %d %d ", c.LocalAddr(), len(payload), len(payload))) })
+	waitFor(t, func() bool {
+		return strings.Contains(ts.log.String(), fmt.Sprintf(" tcp %s %d %d ", c.LocalAddr(), len(payload), len(payload)))
+	})
 }
 
 func TestStats(t *testing.T) {
