@@ -169,7 +169,11 @@ func TestHandshakeRefusals(t *testing.T) {
 		name string
 		cfg  func() *tls.Config
 	}{
-		{"TLS 1.2 only", func() *tls.Config { c := good(); c.MinVersion, c.MaxVersion = tls.VersionTLS12, tls.VersionTLS12; return c }},
+		{"TLS 1.2 only", func() *tls.Config {
+			c := good()
+			c.MinVersion, c.MaxVersion = tls.VersionTLS12, tls.VersionTLS12
+			return c
+		}},
 		{"no ALPN", func() *tls.Config { c := good(); c.NextProtos = nil; return c }},
 		{"ALPN http/1.1", func() *tls.Config { c := good(); c.NextProtos = []string{"http/1.1"}; return c }},
 		{"no client certificate", func() *tls.Config {

@@ -71,9 +71,15 @@ func TestVerifyCraftedCertificates(t *testing.T) {
 		{"DNS-only SAN", byRoot(tmpl(func(c *x509.Certificate) { c.URIs = nil; c.DNSNames = []string{"cart.shop.svc"} })), UsageServer, ReasonMalformedSAN},
 		{"non-SPIFFE URI", byRoot(tmpl(func(c *x509.Certificate) { c.URIs = []*url.URL{uri("https://cluster.local/ns/shop/sa/cart")} })), UsageServer, ReasonMalformedSAN},
 		{"bad SPIFFE path", byRoot(tmpl(func(c *x509.Certificate) { c.URIs = []*url.URL{uri("spiffe://cluster.local/workload/cart")} })), UsageServer, ReasonMalformedSAN},
-		{"empty sa", byRoot(tmpl(func(c *x509.Certificate) { c.URIs = []*url.URL{{Scheme: "spiffe", Host: "cluster.local", Path: "/ns/shop/sa/"}} })), UsageServer, ReasonMalformedSAN},
-		{"wildcard sa", byRoot(tmpl(func(c *x509.Certificate) { c.URIs = []*url.URL{{Scheme: "spiffe", Host: "cluster.local", Path: "/ns/shop/sa/*"}} })), UsageServer, ReasonMalformedSAN},
-		{"NUL in sa", byRoot(tmpl(func(c *x509.Certificate) { c.URIs = []*url.URL{{Scheme: "spiffe", Host: "cluster.local", Path: "/ns/shop/sa/cart\x00.evil"}} })), UsageServer, ReasonMalformedSAN},
+		{"empty sa", byRoot(tmpl(func(c *x509.Certificate) {
+			c.URIs = []*url.URL{{Scheme: "spiffe", Host: "cluster.local", Path: "/ns/shop/sa/"}}
+		})), UsageServer, ReasonMalformedSAN},
+		{"wildcard sa", byRoot(tmpl(func(c *x509.Certificate) {
+			c.URIs = []*url.URL{{Scheme: "spiffe", Host: "cluster.local", Path: "/ns/shop/sa/*"}}
+		})), UsageServer, ReasonMalformedSAN},
+		{"NUL in sa", byRoot(tmpl(func(c *x509.Certificate) {
+			c.URIs = []*url.URL{{Scheme: "spiffe", Host: "cluster.local", Path: "/ns/shop/sa/cart\x00.evil"}}
+		})), UsageServer, ReasonMalformedSAN},
 		{"issued by a non-CA intermediate", func() []*x509.Certificate { c, _ := pki.issue(t, tmpl(nil), fakeInter, interKey); return c }(), UsageServer, ReasonUnknownAuthority},
 		{"expired intermediate", func() []*x509.Certificate { c, _ := pki.issue(t, tmpl(nil), expiredInter, interKey); return c }(), UsageServer, ReasonExpired},
 		{"missing intermediate", func() []*x509.Certificate { c, _ := pki.issue(t, tmpl(nil), inter, interKey); return c[:1] }(), UsageServer, ReasonUnknownAuthority},
