@@ -1,0 +1,162 @@
+package hbone
+
+import (
+	"fmt"
+	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+// lockWrite takes the write lock and marks a write in progress.
+func (c *conn) lockWrite() {
+	c.wmu.Lock()
+	c.writeStart.Store(time.Now().UnixNano())
+}
+
+// unlockWrite flushes the batch (unless err), releases the lock and closes
+// the connection on any write failure: a half-written frame cannot be
+// recovered.
+func (c *conn) unlockWrite(err error) error {
+	if err == nil {
+		err = c.bw.Flush()
+	}
+	c.writeStart.Store(0)
+	c.wmu.Unlock()
+	if err != nil {
+		if cerr := c.err(); cerr != nil {
+			return cerr
+		}
+		err = fmt.Errorf("hbone: write: %w", err)
+		c.closeWithError(err)
+	}
+	return err
+}
+
+// writeData sends one DATA frame; p must fit the peer's max frame size and
+// the send windows already reserved by the caller.
+func (c *conn) writeData(s *Stream, p []byte, end bool) error {
+	c.lockWrite()
+	if s.wclosed {
+		c.writeStart.Store(0)
+		c.wmu.Unlock()
+		return ErrWriteClosed
+	}
+	if end {
+		s.wclosed = true
+	}
+	return c.unlockWrite(c.fr.WriteData(s.id, end, p))
+}
+
+// writeHeadersLocked HPACK-encodes fields and writes HEADERS plus any
+// CONTINUATION frames. Caller must hold wmu: HPACK state is order-sensitive.
+func (c *conn) writeHeadersLocked(id uint32, fields []hpack.HeaderField, end bool) error {
+	c.hbuf.Reset()
+	for _, f := range fields {
+		if err := c.henc.WriteField(f); err != nil {
+			return err
+		}
+	}
+	block := c.hbuf.Bytes()
+	c.mu.Lock()
+	maxFrag := int(c.peerMaxFrame)
+	c.mu.Unlock()
+	first := true
+	for first || len(block) > 0 {
+		frag := block
+		if len(frag) > maxFrag {
+			frag = frag[:maxFrag]
+		}
+		block = block[len(frag):]
+		var err error
+		if first {
+			err = c.fr.WriteHeaders(http2.HeadersFrameParam{
+				StreamID: id, BlockFragment: frag, EndStream: end, EndHeaders: len(block) == 0,
+			})
+			first = false
+		} else {
+			err = c.fr.WriteContinuation(id, len(block) == 0, frag)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeResponse sends a :status HEADERS frame (server side).
+func (c *conn) writeResponse(s *Stream, status int, end bool) error {
+	c.lockWrite()
+	if s.wclosed {
+		c.writeStart.Store(0)
+		c.wmu.Unlock()
+		return ErrAlreadyResponded
+	}
+	if end {
+		s.wclosed = true
+	}
+	err := c.writeHeadersLocked(s.id, []hpack.HeaderField{{Name: ":status", Value: statusText(status)}}, end)
+	return c.unlockWrite(err)
+}
+
+// writeStatusForUnregistered answers a stream that never got a Stream object
+// (validation failures in the reader).
+func (c *conn) writeStatusForUnregistered(id uint32, status int) error {
+	c.lockWrite()
+	err := c.writeHeadersLocked(id, []hpack.HeaderField{{Name: ":status", Value: statusText(status)}}, true)
+	return c.unlockWrite(err)
+}
+
+// writeRST resets a stream; s may be nil for streams we do not track.
+func (c *conn) writeRST(s *Stream, id uint32, code http2.ErrCode) error {
+	c.lockWrite()
+	if s != nil {
+		s.wclosed = true
+	}
+	return c.unlockWrite(c.fr.WriteRSTStream(id, code))
+}
+
+// writeWindowUpdates sends stream and/or connection credit in one flush.
+func (c *conn) writeWindowUpdates(id uint32, streamInc, connInc uint32) error {
+	c.lockWrite()
+	var err error
+	if streamInc > 0 {
+		err = c.fr.WriteWindowUpdate(id, streamInc)
+	}
+	if err == nil && connInc > 0 {
+		err = c.fr.WriteWindowUpdate(0, connInc)
+	}
+	return c.unlockWrite(err)
+}
+
+func (c *conn) writeSettingsAck() error {
+	c.lockWrite()
+	return c.unlockWrite(c.fr.WriteSettingsAck())
+}
+
+func (c *conn) writePing(ack bool, data [8]byte) error {
+	c.lockWrite()
+	return c.unlockWrite(c.fr.WritePing(ack, data))
+}
+
+func (c *conn) writeGoAway(last uint32, code http2.ErrCode) error {
+	c.lockWrite()
+	return c.unlockWrite(c.fr.WriteGoAway(last, code, nil))
+}
+
+// statusText avoids strconv for the handful of codes HBONE uses.
+func statusText(code int) string {
+	switch code {
+	case 200:
+		return "200"
+	case 400:
+		return "400"
+	case 401:
+		return "401"
+	case 431:
+		return "431"
+	case 503:
+		return "503"
+	}
+	return fmt.Sprintf("%03d", code)
+}
