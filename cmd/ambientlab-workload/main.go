@@ -31,6 +31,7 @@ const usage = `usage: ambientlab-workload <command> [flags]
 commands:
   echo   HTTP/1.1 + h2c httpbin and echo on --http ports, raw TCP echo on --tcp ports
   idle   wait for SIGTERM/SIGINT
+  dns    cluster DNS for a zone file (UDP and TCP); SIGHUP reloads the zone
 
 Run "ambientlab-workload <command> -h" for a command's flags.
 `
@@ -46,6 +47,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runEcho(args[1:], stdout, stderr)
 	case "idle":
 		err = runIdle(args[1:], stderr)
+	case "dns":
+		err = runDNS(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
