@@ -8,6 +8,7 @@ import (
 	"crypto/x509/pkix"
 	"math/big"
 	"net/url"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,7 +26,7 @@ type testPKI struct {
 	now  time.Time
 }
 
-var serialCounter int64
+var serialCounter atomic.Int64
 
 func newKey(t testing.TB) *ecdsa.PrivateKey {
 	t.Helper()
@@ -38,8 +39,7 @@ func newKey(t testing.TB) *ecdsa.PrivateKey {
 
 func sign(t testing.TB, tmpl, parent *x509.Certificate, pub any, parentKey *ecdsa.PrivateKey) *x509.Certificate {
 	t.Helper()
-	serialCounter++
-	tmpl.SerialNumber = big.NewInt(serialCounter)
+	tmpl.SerialNumber = big.NewInt(serialCounter.Add(1))
 	if parent == nil {
 		parent = tmpl
 	}
