@@ -56,6 +56,12 @@ func serveTCP(t *testing.T, ns int, port uint16, label string) {
 // ask dials dst from ns (with SO_MARK mark when non-zero) and returns the answer.
 func ask(t *testing.T, ns int, dst netip.AddrPort, mark int) string {
 	t.Helper()
+	return askFrom(t, ns, netip.Addr{}, dst, mark)
+}
+
+// askFrom is ask with an explicit source address (when valid).
+func askFrom(t *testing.T, ns int, src netip.Addr, dst netip.AddrPort, mark int) string {
+	t.Helper()
 	d := net.Dialer{Timeout: 2 * time.Second, Control: func(_, _ string, c syscall.RawConn) error {
 		if mark == 0 {
 			return nil
@@ -66,6 +72,9 @@ func ask(t *testing.T, ns int, dst netip.AddrPort, mark int) string {
 		}
 		return serr
 	}}
+	if src.IsValid() {
+		d.LocalAddr = &net.TCPAddr{IP: src.AsSlice()}
+	}
 	var line string
 	inNetns(t, ns, func() {
 		c, err := d.Dial("tcp4", dst.String())
@@ -127,6 +136,12 @@ func TestInPodRedirection(t *testing.T) {
 		hbone := netip.AddrPortFrom(podPIP, ZtunnelInboundPort)
 		expectAnswer(t, ask(t, peer, hbone, 0), "hbone "+hbone.String())
 	})
+	t.Run("node probes from the SNAT address are not captured", func(t *testing.T) {
+		addProbeSource(t, node, peer)
+		if got := askFrom(t, peer, DefaultProbeSNAT, toPod, 0); !strings.HasPrefix(got, "pod-app ") {
+			t.Errorf("probe answered %q, want pod-app", got)
+		}
+	})
 	t.Run("the pod calling its own IP stays on lo", func(t *testing.T) {
 		expectAnswer(t, ask(t, pod, toPod, 0), "pod-app "+toPod.String())
 	})
@@ -186,6 +201,23 @@ func TestInPodRedirection(t *testing.T) {
 func TestRemoveOnCleanNamespace(t *testing.T) {
 	requireRoot(t)
 	must(t, Remove(newNetns(t)))
+}
+
+// addProbeSource lets the peer send from 169.254.7.127, the address istio-cni
+// SNATs node probes to, and routes it back from the node.
+func addProbeSource(t *testing.T, node, peer int) {
+	t.Helper()
+	host := &net.IPNet{IP: DefaultProbeSNAT.AsSlice(), Mask: net.CIDRMask(32, 32)}
+	testHandle(t, peer, func(h *netlink.Handle) {
+		link, err := h.LinkByName("eth0")
+		must(t, err)
+		must(t, h.AddrAdd(link, &netlink.Addr{IPNet: host}))
+	})
+	testHandle(t, node, func(h *netlink.Handle) {
+		link, err := h.LinkByName("veth-q")
+		must(t, err)
+		must(t, h.RouteAdd(&netlink.Route{LinkIndex: link.Attrs().Index, Scope: netlink.SCOPE_LINK, Dst: host}))
+	})
 }
 
 func hasTable(t *testing.T, ns int, name string) bool {
