@@ -17,6 +17,11 @@
 //     fabric routes pod IPs, so the source IP is preserved except for hairpin;
 //   - no NodePorts, LoadBalancers, external IPs, session affinity, traffic
 //     policies or topology hints;
+//   - the reject chain answers TCP with a reset (kube-proxy: ICMP
+//     port-unreachable for everything), because ICMP errors are rate-limited
+//     per peer together with the ICMP redirects hairpin traffic causes, which
+//     turned refusals into 1 s SYN retransmissions; other protocols still get
+//     ICMP port-unreachable;
 //   - no conntrack cleanup for UDP flows to removed endpoints.
 //
 // Sync programs the table through netlink (github.com/google/nftables) in one

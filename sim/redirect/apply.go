@@ -60,7 +60,7 @@ func Remove(nsFd int) error {
 	if err != nil {
 		return fmt.Errorf("redirect: netlink connection to netns fd %d: %w", nsFd, err)
 	}
-	for _, name := range Tables {
+	for _, name := range tableNames {
 		t := inet(name)
 		conn.AddTable(t)
 		conn.FlushTable(t)

@@ -39,7 +39,7 @@ func Render(opts Options) string {
 
 func absentTables(present []table) []string {
 	var out []string
-	for _, name := range Tables {
+	for _, name := range tableNames {
 		if !slices.ContainsFunc(present, func(t table) bool { return t.name == name }) {
 			out = append(out, name)
 		}

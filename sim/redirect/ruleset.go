@@ -36,8 +36,8 @@ const (
 	chainIstioOutput     = "istio-output"
 )
 
-// Tables lists every table Apply may create, in the order it creates them.
-var Tables = []string{NATTable, MangleTable, RawTable}
+// tableNames lists every table Apply may create, in the order it creates them.
+var tableNames = []string{NATTable, MangleTable, RawTable}
 
 type chainSpec struct {
 	name     string

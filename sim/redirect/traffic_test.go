@@ -180,7 +180,7 @@ func TestInPodRedirection(t *testing.T) {
 	t.Run("Remove restores direct traffic", func(t *testing.T) {
 		must(t, Remove(pod))
 		must(t, Remove(pod)) // idempotent
-		for _, name := range Tables {
+		for _, name := range tableNames {
 			if hasTable(t, pod, name) {
 				t.Errorf("table %s left after Remove", name)
 			}
