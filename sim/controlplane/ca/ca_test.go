@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -133,6 +134,9 @@ func TestSignTTLAndCSRErrors(t *testing.T) {
 				var ce *Error
 				if !errors.As(err, &ce) || ce.Kind != tt.wantKind {
 					t.Fatalf("err = %v, want kind %s", err, tt.wantKind)
+				}
+				if tt.name == "bad signature" && !strings.Contains(err.Error(), "CSR signature") {
+					t.Fatalf("bad signature refused for another reason: %v", err)
 				}
 				return
 			}
