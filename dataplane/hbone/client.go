@@ -118,17 +118,28 @@ func (c *conn) openStream(fields []hpack.HeaderField) (*Stream, error) {
 func (s *Stream) awaitResponse(ctx context.Context) error {
 	select {
 	case <-s.respCh:
-		if s.status == 200 {
-			return nil
-		}
-		_ = s.Close()
-		return newStatusError(s.status)
+		return s.responseResult()
 	case <-s.done:
-		return s.doneErr
+		// A refusal is often followed at once by RST_STREAM(NO_ERROR);
+		// the status that arrived first is the answer.
+		select {
+		case <-s.respCh:
+			return s.responseResult()
+		default:
+			return s.doneErr
+		}
 	case <-ctx.Done():
 		_ = s.Close()
 		return fmt.Errorf("hbone: waiting for CONNECT response: %w", ctx.Err())
 	}
+}
+
+func (s *Stream) responseResult() error {
+	if s.status == 200 {
+		return nil
+	}
+	_ = s.Close()
+	return newStatusError(s.status)
 }
 
 // onResponseHeaders handles the server's :status (and ignores 1xx).

@@ -15,7 +15,9 @@ type connError struct {
 	Reason string
 }
 
-func (e *connError) Error() string { return fmt.Sprintf("hbone: connection error %v: %s", e.Code, e.Reason) }
+func (e *connError) Error() string {
+	return fmt.Sprintf("hbone: connection error %v: %s", e.Code, e.Reason)
+}
 
 // runReader is the connection's only frame reader. It demultiplexes DATA
 // straight into stream queues and handles control frames inline; it returns
@@ -180,19 +182,26 @@ func (c *conn) onData(f *http2.DataFrame) error {
 		return nil
 	}
 	var streamInc uint32
+	wake := true
 	if s.readClosed {
 		credit = n
 		streamInc = s.consumedLocked(int(n))
-	} else {
-		s.recv.push(data)
+	} else if len(data) > 0 {
+		var direct int
+		direct, wake = s.deliverLocked(data)
+		credit += int64(direct)
+		streamInc = s.consumedLocked(direct)
 	}
 	ended := f.StreamEnded()
 	if ended {
 		s.recvEnd = true
+		wake = true
 	}
 	finished := ended && s.sentEnd
 	s.mu.Unlock()
-	notify(s.readable)
+	if wake {
+		notify(s.readable)
+	}
 	if credit > 0 || streamInc > 0 {
 		s.sendCredit(streamInc, int(credit))
 	}

@@ -6,9 +6,12 @@ import (
 	"io"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/net/http2"
+
+	"github.com/ambientlab/ambientlab/dataplane/sockets"
 )
 
 // Stream is one established HBONE tunnel: a net.Conn over an HTTP/2 CONNECT
@@ -37,6 +40,14 @@ type Stream struct {
 	recvWindow int64 // what the peer may still send on this stream
 	recvCredit int64 // consumed, not yet returned in a WINDOW_UPDATE
 	readable   chan struct{}
+
+	// Direct delivery (see deliverLocked): while WriteTo drains into a TCP
+	// connection, the connection reader writes DATA straight into it with a
+	// non-blocking write, skipping a goroutine hand-off per frame.
+	sink     syscall.RawConn
+	sinkBusy bool  // a write into the sink is in progress (reader or WriteTo)
+	sinkErr  error // a direct write failed
+	direct   int64 // bytes delivered directly, reported by WriteTo
 
 	// Send side. sendWindow is guarded by conn.mu; wclosed by conn.wmu.
 	sendWindow int64
@@ -118,38 +129,63 @@ func (s *Stream) Read(p []byte) (int, error) {
 	}
 }
 
-// WriteTo drains the stream into w without an intermediate copy buffer;
-// Copy uses it for the HBONE→TCP direction.
+// WriteTo drains the stream into w until END_STREAM. When w is a
+// *net.TCPConn, the connection reader may deliver straight into it (see
+// deliverLocked); otherwise, and for whatever could not be written without
+// blocking, this goroutine writes from the queue.
 func (s *Stream) WriteTo(w io.Writer) (int64, error) {
 	var total int64
+	if tc, ok := w.(*net.TCPConn); ok {
+		if rc, err := tc.SyscallConn(); err == nil {
+			s.mu.Lock()
+			s.sink = rc
+			s.mu.Unlock()
+		}
+	}
+	defer func() {
+		s.mu.Lock()
+		s.sink = nil
+		s.mu.Unlock()
+	}()
 	for {
 		s.mu.Lock()
+		total += s.direct
+		s.direct = 0
+		if s.sinkErr != nil {
+			err := s.sinkErr
+			s.mu.Unlock()
+			return total, err
+		}
 		if s.readClosed {
 			s.mu.Unlock()
 			return total, ErrReadClosed
 		}
-		if buf, chunk := s.recv.take(); buf != nil {
-			s.mu.Unlock()
-			n, werr := w.Write(chunk)
-			putBuf(buf)
-			s.mu.Lock()
-			streamInc := s.consumedLocked(len(chunk))
-			s.mu.Unlock()
-			s.sendCredit(streamInc, len(chunk))
-			total += int64(n)
-			if werr != nil {
-				return total, werr
+		if !s.sinkBusy {
+			if buf, chunk := s.recv.take(); buf != nil {
+				s.sinkBusy = true
+				s.mu.Unlock()
+				n, werr := w.Write(chunk)
+				putBuf(buf)
+				s.mu.Lock()
+				s.sinkBusy = false
+				streamInc := s.consumedLocked(len(chunk))
+				s.mu.Unlock()
+				s.sendCredit(streamInc, len(chunk))
+				total += int64(n)
+				if werr != nil {
+					return total, werr
+				}
+				continue
 			}
-			continue
-		}
-		if s.recvErr != nil {
-			err := s.recvErr
-			s.mu.Unlock()
-			return total, err
-		}
-		if s.recvEnd {
-			s.mu.Unlock()
-			return total, nil
+			if s.recvErr != nil {
+				err := s.recvErr
+				s.mu.Unlock()
+				return total, err
+			}
+			if s.recvEnd {
+				s.mu.Unlock()
+				return total, nil
+			}
 		}
 		s.mu.Unlock()
 		select {
@@ -158,6 +194,35 @@ func (s *Stream) WriteTo(w io.Writer) (int64, error) {
 			return total, timeoutError{}
 		}
 	}
+}
+
+// deliverLocked hands received DATA to the consumer. If WriteTo is parked
+// on an empty queue with a TCP sink, the bytes go straight into the socket
+// with a non-blocking write; only what the kernel does not take right now
+// is queued. It reports the bytes consumed (to credit) and whether the
+// consumer must be woken. Caller holds s.mu; it is released during the
+// write.
+func (s *Stream) deliverLocked(data []byte) (consumed int, wake bool) {
+	if s.sink == nil || s.sinkBusy || s.recv.len() > 0 || s.sinkErr != nil {
+		s.recv.push(data)
+		return 0, true
+	}
+	s.sinkBusy = true
+	rc := s.sink
+	s.mu.Unlock()
+	n, err := sockets.TryWrite(rc, data)
+	s.mu.Lock()
+	s.sinkBusy = false
+	s.direct += int64(n)
+	if err != nil {
+		s.sinkErr = err
+		return len(data), true // the rest is dropped with the failed sink
+	}
+	if n < len(data) {
+		s.recv.push(data[n:])
+		return n, true
+	}
+	return n, false
 }
 
 // consumedLocked accounts n consumed bytes at stream level and returns the
@@ -348,6 +413,14 @@ func (s *Stream) peerReset(code http2.ErrCode) {
 	err := &StreamResetError{Code: code, Remote: true}
 	s.mu.Lock()
 	s.reset = true
+	if code == http2.ErrCodeNo && s.recvEnd {
+		// "Stop sending" after a complete response (RFC 9113 §8.1): what
+		// was received stays readable; only our write side ends.
+		s.mu.Unlock()
+		s.finish(err)
+		s.c.removeStream(s)
+		return
+	}
 	if s.recvErr == nil {
 		s.recvErr = err
 	}

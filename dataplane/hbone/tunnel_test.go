@@ -58,7 +58,9 @@ func TestStatusTable(t *testing.T) {
 		handler func(context.Context, *fixture, *hbone.ServerStream)
 		want    int
 	}{
-		{"deny", func(_ context.Context, _ *fixture, ss *hbone.ServerStream) { _ = ss.Reject(401, "explicitly denied by: ns1/deny") }, http.StatusUnauthorized},
+		{"deny", func(_ context.Context, _ *fixture, ss *hbone.ServerStream) {
+			_ = ss.Reject(401, "explicitly denied by: ns1/deny")
+		}, http.StatusUnauthorized},
 		{"unknown workload", func(_ context.Context, _ *fixture, ss *hbone.ServerStream) { _ = ss.Reject(503, "workload not found") }, http.StatusServiceUnavailable},
 		{"no answer", func(context.Context, *fixture, *hbone.ServerStream) {}, http.StatusServiceUnavailable},
 		{"upstream refused", nil, http.StatusServiceUnavailable},
