@@ -23,29 +23,32 @@ const StateRoot = "/run/ambientlab"
 func StateDir() string { return StateRoot + "/sandbox" }
 
 // initArgs is the argv contract between Start and runInit:
-// __sandbox-init <runID> <lifelineFD> <nExtraFiles> -- <supervisor args...>
+// __sandbox-init <runID> <nExtraFiles> -- <supervisor args...>
+// The caller's extra files are fds 3..3+n-1, then the lifeline (read end,
+// held open by the parent) and the ready pipe (write end).
 type initArgs struct {
 	runID      string
-	lifelineFD int
 	nExtra     int
 	supervisor []string
 }
 
+func (a initArgs) lifelineFD() int { return 3 + a.nExtra }
+func (a initArgs) readyFD() int    { return 4 + a.nExtra }
+
 func (a initArgs) encode() []string {
-	out := []string{string(modeInit), a.runID, strconv.Itoa(a.lifelineFD), strconv.Itoa(a.nExtra), "--"}
+	out := []string{string(modeInit), a.runID, strconv.Itoa(a.nExtra), "--"}
 	return append(out, a.supervisor...)
 }
 
 func parseInitArgs(args []string) (initArgs, error) {
-	if len(args) < 4 || args[3] != "--" {
-		return initArgs{}, fmt.Errorf("usage: %s RUNID LIFELINEFD NEXTRA -- ARGS", modeInit)
+	if len(args) < 3 || args[2] != "--" {
+		return initArgs{}, fmt.Errorf("usage: %s RUNID NEXTRA -- ARGS", modeInit)
 	}
-	fd, err1 := strconv.Atoi(args[1])
-	n, err2 := strconv.Atoi(args[2])
-	if err := errors.Join(err1, err2); err != nil || fd < 3 || n < 0 {
-		return initArgs{}, fmt.Errorf("bad lifeline fd %q or extra-file count %q", args[1], args[2])
+	n, err := strconv.Atoi(args[1])
+	if err != nil || n < 0 {
+		return initArgs{}, fmt.Errorf("bad extra-file count %q", args[1])
 	}
-	return initArgs{runID: args[0], lifelineFD: fd, nExtra: n, supervisor: args[4:]}, nil
+	return initArgs{runID: args[0], nExtra: n, supervisor: args[3:]}, nil
 }
 
 // runInit is PID 1 of the sandbox. It sets up the private mounts, starts the
@@ -63,8 +66,9 @@ func runInit(args []string) int {
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
 		return helperFail(modeInit, "set parent-death signal: %v", err)
 	}
-	unix.CloseOnExec(a.lifelineFD)
-	if parentGone(a.lifelineFD) {
+	unix.CloseOnExec(a.lifelineFD())
+	unix.CloseOnExec(a.readyFD())
+	if parentGone(a.lifelineFD()) {
 		return 1
 	}
 	if err := setupMounts(); err != nil {
@@ -96,7 +100,11 @@ func runInit(args []string) int {
 			proc.Signal(s)
 		}
 	}()
-	go watchLifeline(a.lifelineFD)
+	go watchLifeline(a.lifelineFD())
+	// Tell Start we are up: from now on SIGINT/SIGTERM reach the supervisor.
+	ready := os.NewFile(uintptr(a.readyFD()), "ready")
+	fmt.Fprintf(ready, "ok %d\n", proc.Pid)
+	ready.Close()
 	return reapUntil(proc.Pid)
 }
 

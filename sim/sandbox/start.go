@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -116,12 +117,19 @@ func Start(ctx context.Context, opts StartOptions) (*Sandbox, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: lifeline pipe: %w", err)
 	}
-	ia := initArgs{runID: opts.RunID, lifelineFD: 3 + len(opts.ExtraFiles), nExtra: len(opts.ExtraFiles), supervisor: opts.Args}
+	rr, rw, err := os.Pipe()
+	if err != nil {
+		lr.Close()
+		lw.Close()
+		return nil, fmt.Errorf("sandbox: ready pipe: %w", err)
+	}
+	defer rr.Close()
+	ia := initArgs{runID: opts.RunID, nExtra: len(opts.ExtraFiles), supervisor: opts.Args}
 	cmd := exec.CommandContext(ctx, "/proc/self/exe")
 	cmd.Args = append([]string{os.Args[0]}, ia.encode()...)
 	cmd.Env = opts.Env
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = opts.Stdin, opts.Stdout, opts.Stderr
-	cmd.ExtraFiles = append(append([]*os.File{}, opts.ExtraFiles...), lr)
+	cmd.ExtraFiles = append(append([]*os.File{}, opts.ExtraFiles...), lr, rw)
 	cmd.SysProcAttr = attr
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = opts.StopGrace
@@ -144,12 +152,21 @@ func Start(ctx context.Context, opts StartOptions) (*Sandbox, error) {
 	}()
 	err = <-started
 	lr.Close()
+	rw.Close()
 	if err != nil {
 		lw.Close()
 		if attr.Cloneflags&unix.CLONE_NEWUSER != 0 && errors.Is(err, unix.EPERM) {
 			return nil, fmt.Errorf("%w: %v", ErrUserNSUnavailable, err)
 		}
 		return nil, fmt.Errorf("sandbox: start init: %w", err)
+	}
+	// Wait until init has its signal handlers and has started the
+	// supervisor, so that Signal never hits the window where PID 1 drops
+	// signals, and setup failures surface here rather than from Wait.
+	line, _ := bufio.NewReader(rr).ReadString('\n')
+	if !strings.HasPrefix(line, "ok ") {
+		werr := s.Wait()
+		return nil, fmt.Errorf("sandbox: init failed before starting the supervisor: %v", werr)
 	}
 	log.Debug("sandbox started", "run", s.runID, "pid", s.Pid(), "debug", s.DebugHint())
 	return s, nil
@@ -219,7 +236,9 @@ func (s *Sandbox) RunID() string { return s.runID }
 func (s *Sandbox) Pid() int { return s.cmd.Process.Pid }
 
 // Signal sends sig to the sandbox init; SIGINT and SIGTERM are forwarded to
-// the supervisor, SIGKILL destroys the sandbox at once.
+// the supervisor (a supervisor that has not yet installed its own handler
+// dies of them), SIGKILL destroys the sandbox at once. Other signals are
+// dropped: PID 1 only receives signals it handles.
 func (s *Sandbox) Signal(sig os.Signal) error {
 	if err := s.cmd.Process.Signal(sig); err != nil {
 		return fmt.Errorf("signal sandbox %s: %w", s.runID, err)
