@@ -471,7 +471,8 @@ func (r *resolver) services() {
 			switch {
 			case !plan.ServiceCIDR.Contains(a) || a == plan.ServiceCIDR.Addr():
 				r.errs = append(r.errs, o.ErrorAt("spec.clusterIP", "%s is outside the Service range %s", a, plan.ServiceCIDR))
-			case taken[a] != "":
+			case taken[a] != "" && !(a == plan.DNSIP && o.Namespace == "kube-system" && o.Name == "kube-dns"):
+				// The DNS VIP is reserved for the cluster DNS Service the simulator adds.
 				r.errs = append(r.errs, o.ErrorAt("spec.clusterIP", "%s is already allocated to %s", a, taken[a]))
 			default:
 				taken[a] = o.Namespace + "/" + o.Name
