@@ -144,30 +144,14 @@ func Decode(name string, data []byte) (*Set, error) {
 	if len(data) > 0 && data[len(data)-1] != '\n' {
 		data = append(data, '\n')
 	}
-	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	chunks, err := split(name, data)
+	if err != nil {
+		return nil, ErrorList{err}
+	}
 	set := &Set{}
 	var errs ErrorList
-	cursor := 0
-	for doc := 1; ; doc++ {
-		chunk, err := reader.Read()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			errs = append(errs, &Error{File: name, Line: badSeparatorLine(data, cursor), Doc: doc, Msg: err.Error()})
-			break
-		}
-		if doc > MaxDocuments {
-			errs = append(errs, &Error{File: name, Line: lineAt(data, cursor) + 1, Doc: doc,
-				Msg: fmt.Sprintf("more than %d documents", MaxDocuments)})
-			break
-		}
-		offset := lineAt(data, cursor)
-		if i := bytes.Index(data[cursor:], chunk); i >= 0 {
-			offset = lineAt(data, cursor+i)
-			cursor += i + len(chunk)
-		}
-		obj, ok, derrs := decodeDocument(name, doc, offset, chunk)
+	for _, c := range chunks {
+		obj, ok, derrs := decodeDocument(name, c.doc, c.offset, c.data)
 		errs = append(errs, derrs...)
 		if ok {
 			set.Objects = append(set.Objects, obj)
@@ -179,10 +163,45 @@ func Decode(name string, data []byte) (*Set, error) {
 	return set, nil
 }
 
+type chunk struct {
+	data   []byte
+	doc    int // 1-based
+	offset int // lines before the chunk
+}
+
+// split cuts data into documents with YAMLReader and finds each one's line
+// offset. It runs before any decoding so that an oversized document count is
+// rejected cheaply.
+func split(name string, data []byte) ([]chunk, *Error) {
+	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	var out []chunk
+	cursor, cursorLine := 0, 0 // byte offset and lines before it, advanced together
+	for doc := 1; ; doc++ {
+		c, err := reader.Read()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, &Error{File: name, Line: badSeparatorLine(data, cursor, cursorLine), Doc: doc, Msg: err.Error()}
+		}
+		if doc > MaxDocuments {
+			return nil, &Error{File: name, Line: cursorLine + 1, Doc: doc, Msg: fmt.Sprintf("more than %d documents", MaxDocuments)}
+		}
+		if i := bytes.Index(data[cursor:], c); i >= 0 {
+			cursorLine += bytes.Count(data[cursor:cursor+i], []byte("\n"))
+			out = append(out, chunk{data: c, doc: doc, offset: cursorLine})
+			cursorLine += bytes.Count(c, []byte("\n"))
+			cursor += i + len(c)
+		} else {
+			out = append(out, chunk{data: c, doc: doc, offset: cursorLine})
+		}
+	}
+}
+
 // badSeparatorLine finds the first "---" line after byte offset from that
 // carries more than a comment: the line YAMLReader rejected.
-func badSeparatorLine(data []byte, from int) int {
-	line := lineAt(data, from) + 1
+func badSeparatorLine(data []byte, from, fromLine int) int {
+	line := fromLine + 1
 	for _, l := range strings.Split(string(data[from:]), "\n") {
 		if rest, ok := strings.CutPrefix(l, "---"); ok {
 			if t := strings.TrimSpace(rest); t != "" && !strings.HasPrefix(t, "#") {
@@ -191,11 +210,8 @@ func badSeparatorLine(data []byte, from int) int {
 		}
 		line++
 	}
-	return lineAt(data, from) + 1
+	return fromLine + 1
 }
-
-// lineAt counts the lines before byte offset i.
-func lineAt(data []byte, i int) int { return bytes.Count(data[:i], []byte("\n")) }
 
 func invalidUTF8Line(data []byte) int {
 	line := 1

@@ -3,6 +3,7 @@ package manifest
 import (
 	"strconv"
 	"strings"
+	"sync"
 
 	// The YAML node tree is used only to find line numbers for field paths;
 	// decoding itself goes through sigs.k8s.io/yaml and the strict apimachinery
@@ -11,33 +12,39 @@ import (
 	yamlv3 "go.yaml.in/yaml/v3"
 )
 
-// locator maps field paths of one document to lines in its file.
+// locator maps field paths of one document to lines in its file. The node
+// tree is built lazily: most objects never need a line, and parsing every
+// document twice would double load time. Safe for concurrent use.
 type locator struct {
-	root   *yamlv3.Node // the document's top-level node; nil when it failed to parse
-	offset int          // lines before the document in its file
-	first  int          // file line of the document's first content line
+	doc    []byte
+	offset int // lines before the document in its file
+	first  int // file line of the document's first content line
+
+	once sync.Once
+	root *yamlv3.Node // the document's top-level node; nil when it failed to parse
 }
 
-// newLocator parses doc for line lookup only. It never fails: a document that
-// the node parser cannot handle just yields document-level lines.
-func newLocator(doc []byte, offset int) (l *locator) {
-	l = &locator{offset: offset, first: offset + firstContentLine(doc)}
-	defer func() {
-		// yaml.v3 is known to panic on some inputs ({{},<<}); the locator is
-		// best effort, so a panic only costs precision.
-		if recover() != nil {
-			l.root = nil
+func newLocator(doc []byte, offset int) *locator {
+	return &locator{doc: doc, offset: offset, first: offset + firstContentLine(doc)}
+}
+
+// tree parses the document for line lookup only. It never fails: a document
+// that the node parser cannot handle just yields document-level lines.
+func (l *locator) tree() *yamlv3.Node {
+	l.once.Do(func() {
+		defer func() {
+			// yaml.v3 is known to panic on some inputs ({{},<<}); the
+			// locator is best effort, so a panic only costs precision.
+			if recover() != nil {
+				l.root = nil
+			}
+		}()
+		var n yamlv3.Node
+		if err := yamlv3.Unmarshal(l.doc, &n); err == nil && n.Kind == yamlv3.DocumentNode && len(n.Content) > 0 {
+			l.root = n.Content[0]
 		}
-	}()
-	var n yamlv3.Node
-	if err := yamlv3.Unmarshal(doc, &n); err != nil || n.Kind != yamlv3.DocumentNode || len(n.Content) == 0 {
-		return l
-	}
-	l.root = n.Content[0]
-	if l.root.Line > 0 {
-		l.first = offset + l.root.Line
-	}
-	return l
+	})
+	return l.root
 }
 
 // firstContentLine returns the 1-based line of the first line that is neither
@@ -116,10 +123,11 @@ func (m match) line() int {
 // paths without indices ("spec.ports.targetPort"). When the full path does not
 // exist, the deepest existing prefix is returned with complete=false.
 func (l *locator) lookup(path string) (found []match, complete bool) {
-	if l.root == nil {
+	root := l.tree()
+	if root == nil {
 		return nil, false
 	}
-	cur := []match{{value: l.root}}
+	cur := []match{{value: root}}
 	for _, seg := range parsePath(path) {
 		var next []match
 		for _, m := range cur {

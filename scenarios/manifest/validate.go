@@ -28,7 +28,8 @@ const MaxReplicas = 1000
 // Validate runs every check that needs more than one document and recomputes
 // s.Warnings. It reports all problems at once as a sorted ErrorList.
 func (s *Set) Validate() error {
-	v := &validator{set: s, first: map[Key]Object{}, namespaces: map[string]bool{}, sas: map[string]bool{}}
+	v := &validator{set: s, first: map[Key]Object{}, namespaces: map[string]bool{}, sas: map[string]bool{},
+		pods: newPodIndex(s.Objects)}
 	for _, ns := range BuiltinNamespaces {
 		v.namespaces[ns] = true
 	}
@@ -63,6 +64,7 @@ type validator struct {
 	first      map[Key]Object
 	namespaces map[string]bool
 	sas        map[string]bool // "ns/name"
+	pods       podIndex
 	errs       ErrorList
 	warnings   []Warning
 }
@@ -264,7 +266,7 @@ func (v *validator) service(o Object, svc *corev1.Service) {
 		v.warnf(o, WarnNoSelector, "spec", "no selector: ambientlab has no manual Endpoints, so the Service never has endpoints")
 		return
 	}
-	selected := v.set.SelectPods(o.Namespace, svc.Spec.Selector)
+	selected := v.pods.selectPods(o.Namespace, svc.Spec.Selector)
 	if len(selected) == 0 {
 		v.warnf(o, WarnEmptySelector, "spec.selector", "selector %v selects no pod", labels.Set(svc.Spec.Selector))
 		return
@@ -298,20 +300,53 @@ func anyDeclaresPort(pods []Object, name string, proto corev1.Protocol) bool {
 // namespace whose pod labels match selector, in input order. An empty
 // selector selects nothing, as for Services.
 func (s *Set) SelectPods(namespace string, selector map[string]string) []Object {
-	if len(selector) == 0 {
-		return nil
-	}
-	sel := labels.SelectorFromSet(selector)
-	var out []Object
-	for _, o := range s.Objects {
+	return newPodIndex(s.Objects).selectPods(namespace, selector)
+}
+
+// podIndex finds pod-producing objects by namespace and label pair, so that
+// validating thousands of Services stays near-linear.
+type podIndex map[string]map[string][]Object // namespace -> "key=value" -> objects in input order
+
+func newPodIndex(objs []Object) podIndex {
+	idx := podIndex{}
+	for _, o := range objs {
 		t, ok := o.PodTemplate()
-		if !ok || o.Namespace != namespace || !sel.Matches(labels.Set(t.Labels)) {
+		if !ok {
 			continue
 		}
 		if d, isDep := o.Obj.(*appsv1.Deployment); isDep && d.Spec.Replicas != nil && *d.Spec.Replicas == 0 {
 			continue
 		}
-		out = append(out, o)
+		if idx[o.Namespace] == nil {
+			idx[o.Namespace] = map[string][]Object{}
+		}
+		for k, val := range t.Labels {
+			idx[o.Namespace][k+"="+val] = append(idx[o.Namespace][k+"="+val], o)
+		}
+	}
+	return idx
+}
+
+func (idx podIndex) selectPods(namespace string, selector map[string]string) []Object {
+	if len(selector) == 0 {
+		return nil
+	}
+	// Every selected object carries every selector pair, so scanning the
+	// shortest candidate list and checking the rest is exact.
+	var candidates []Object
+	first := true
+	for k, val := range selector {
+		l := idx[namespace][k+"="+val]
+		if first || len(l) < len(candidates) {
+			candidates, first = l, false
+		}
+	}
+	sel := labels.SelectorFromSet(selector)
+	var out []Object
+	for _, o := range candidates {
+		if t, _ := o.PodTemplate(); sel.Matches(labels.Set(t.Labels)) {
+			out = append(out, o)
+		}
 	}
 	return out
 }
