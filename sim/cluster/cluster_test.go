@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -32,6 +33,17 @@ func testConfig(tb testing.TB, nodes int) Config {
 	cfg.StateDir = tb.TempDir()
 	cfg.WorkloadBinary = filepath.Join(testutil.MustBinDir(tb), "ambientlab-workload")
 	return cfg
+}
+
+// mustDecode decodes without cross-object validation, as apply/delete do
+// (their references are checked against the cluster's objects).
+func mustDecode(tb testing.TB, name, doc string) *manifest.Set {
+	tb.Helper()
+	s, err := manifest.Decode(name, []byte(doc))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
 }
 
 func mustLoad(tb testing.TB, name, doc string) *manifest.Set {
@@ -116,9 +128,11 @@ func TestApplyDeleteConverge(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("curl exit %d: %s", code, out)
 		}
-		if i := strings.Index(out, `"pod":"`); i >= 0 {
-			seen[strings.SplitN(out[i+7:], `"`, 2)[0]] = true
+		var report struct{ Pod string }
+		if err := json.Unmarshal([]byte(out), &report); err != nil || report.Pod == "" {
+			t.Fatalf("echo report %q: %v", out, err)
 		}
+		seen[report.Pod] = true
 	}
 	if len(seen) != 2 {
 		t.Errorf("VIP reached %d distinct backends, want 2: %v", len(seen), seen)
@@ -151,16 +165,24 @@ func TestApplyDeleteConverge(t *testing.T) {
 	}
 
 	// An invalid apply changes nothing.
-	if _, err := c.Apply(ctx, mustLoad(t, "bad.yaml", `apiVersion: v1
+	bad, err := manifest.Decode("bad.yaml", []byte(`apiVersion: v1
 kind: Service
 metadata: {name: other, namespace: nowhere}
 spec: {ports: [{port: 80}]}
-`)); err == nil || !strings.Contains(err.Error(), "bad.yaml") {
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	podsBefore := len(c.Model().Pods)
+	if _, err := c.Apply(ctx, bad); err == nil || !strings.Contains(err.Error(), `bad.yaml:3: Service nowhere/other: metadata.namespace: namespace "nowhere" is not declared`) {
 		t.Errorf("apply into a missing namespace: %v", err)
+	}
+	if n := len(c.Model().Pods); n != podsBefore {
+		t.Errorf("a rejected apply changed the pod count from %d to %d", podsBefore, n)
 	}
 
 	// Delete the Service: its name stops resolving, the pods stay.
-	if _, err := c.Delete(ctx, mustLoad(t, "svc.yaml", `apiVersion: v1
+	if _, err := c.Delete(ctx, mustDecode(t, "svc.yaml", `apiVersion: v1
 kind: Service
 metadata: {name: web, namespace: demo}
 `)); err != nil {
@@ -169,7 +191,7 @@ metadata: {name: web, namespace: demo}
 	if out, code := run(t, c, "demo/deploy/client", curl, "-sS", "--max-time", "5", "http://web.demo:8000/"); code == 0 {
 		t.Errorf("deleted Service still answers: %s", out)
 	}
-	if _, err := c.Delete(ctx, mustLoad(t, "svc.yaml", `apiVersion: v1
+	if _, err := c.Delete(ctx, mustDecode(t, "svc.yaml", `apiVersion: v1
 kind: Service
 metadata: {name: web, namespace: demo}
 `)); err == nil {

@@ -46,15 +46,26 @@ func loadControlFiles(files []control.File) (*manifest.Set, []string, error) {
 	if len(files) == 0 {
 		return nil, nil, errors.New("no manifests given")
 	}
+	// Decode only: references are validated against the cluster's objects
+	// when the set is merged into them (a policy may name a namespace that an
+	// earlier apply created).
 	all := &manifest.Set{}
+	var errs manifest.ErrorList
 	for _, f := range files {
-		s, err := manifest.Load(f.Name, f.Data)
+		s, err := manifest.Decode(f.Name, f.Data)
 		if err != nil {
+			var list manifest.ErrorList
+			if errors.As(err, &list) {
+				errs = append(errs, list...)
+				continue
+			}
 			return nil, nil, err
 		}
-		if err := all.Merge(s); err != nil {
-			return nil, nil, err
-		}
+		all.Objects = append(all.Objects, s.Objects...)
+		all.Warnings = append(all.Warnings, s.Warnings...)
+	}
+	if len(errs) > 0 {
+		return nil, nil, errs.Sort()
 	}
 	var warns []string
 	for _, w := range all.Warnings {
