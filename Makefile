@@ -46,8 +46,8 @@ fmt:
 ## conformance: run the conformance suite on the built-in simulator (LABELS=AMBIENT-L4 for a subset)
 conformance: build
 	@mkdir -p $(REPORTS)
-	AMBIENTLAB_BIN_DIR=$(BIN) AMBIENTLAB_REPORT_DIR=$(REPORTS) $(GO) test -count=1 -timeout 20m ./conformance/ \
-	  -ginkgo.v -ginkgo.label-filter='$(LABELS)' -ginkgo.junit-report=$(REPORTS)/junit.xml
+	AMBIENTLAB_BIN_DIR=$(BIN) AMBIENTLAB_REPORT_DIR=$(REPORTS) $(GO) test -v -count=1 -timeout 20m ./conformance/ \
+	  -ginkgo.v -ginkgo.no-color=$(if $(CI),true,false) -ginkgo.label-filter='$(LABELS)' -ginkgo.junit-report=$(REPORTS)/junit.xml
 	@echo "reports in $(REPORTS)"
 
 ## bench: benchmarks in Go benchmark format
