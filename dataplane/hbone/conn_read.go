@@ -3,6 +3,7 @@ package hbone
 import (
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"golang.org/x/net/http2"
@@ -26,9 +27,20 @@ func (c *conn) runReader() {
 	err := c.readLoop()
 	var ce *connError
 	if errors.As(err, &ce) {
-		_ = c.writeGoAway(c.lastPeerStream(), ce.Code)
+		c.log.Debug("hbone protocol error, closing", "role", c.role, "err", err)
+		if c.writeGoAway(c.lastPeerStream(), ce.Code) == nil {
+			c.lingerDiscard()
+		}
 	}
 	c.closeWithError(err)
+}
+
+// lingerDiscard keeps reading (and dropping) for a short bounded time after
+// GOAWAY, so closing with unread input does not turn into a TCP RST that
+// destroys the GOAWAY before the peer reads it.
+func (c *conn) lingerDiscard() {
+	_ = c.nc.SetReadDeadline(time.Now().Add(min(time.Second, c.limits.HandshakeTimeout)))
+	_, _ = io.Copy(io.Discard, c.br)
 }
 
 func (c *conn) readLoop() error {

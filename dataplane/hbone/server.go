@@ -64,11 +64,34 @@ func (srv *Server) ServeConn(ctx context.Context, tc *tls.Conn) error {
 		_ = tc.Close()
 		return err
 	}
-	c, err := srv.handshake(ctx, tc)
+	deadline := time.Now().Add(srv.limits.HandshakeTimeout)
+	_ = tc.SetDeadline(deadline)
+	hctx, cancel := context.WithDeadline(ctx, deadline)
+	err := tc.HandshakeContext(hctx)
+	cancel()
 	if err != nil {
+		_ = tc.Close()
+		return fmt.Errorf("hbone: TLS handshake: %w", err)
+	}
+	st := tc.ConnectionState()
+	if err := checkNegotiated(st); err != nil {
 		_ = tc.Close()
 		return err
 	}
+	return srv.serveH2(ctx, tc, st, deadline)
+}
+
+// serveH2 runs HTTP/2 on an established transport until it closes; the
+// preface exchange must finish by deadline. Split from ServeConn so the
+// frame fuzzer can drive it without TLS.
+func (srv *Server) serveH2(ctx context.Context, nc net.Conn, st tls.ConnectionState, deadline time.Time) error {
+	_ = nc.SetDeadline(deadline)
+	c := newConn(nc, st, roleServer, srv.limits, srv.log.With("peer", nc.RemoteAddr().String()))
+	if err := srv.h2Handshake(c); err != nil {
+		_ = nc.Close()
+		return err
+	}
+	_ = nc.SetDeadline(time.Time{})
 	c.srv = srv
 	c.ctx, c.cancel = context.WithCancel(ctx)
 	srv.mu.Lock()
@@ -98,46 +121,30 @@ func (srv *Server) ServeConn(ctx context.Context, tc *tls.Conn) error {
 	return nil
 }
 
-// handshake runs TLS, reads the client preface and first SETTINGS, and
-// sends ours, all under one deadline (slowloris at TLS and preface stages).
-func (srv *Server) handshake(ctx context.Context, tc *tls.Conn) (*conn, error) {
-	deadline := time.Now().Add(srv.limits.HandshakeTimeout)
-	_ = tc.SetDeadline(deadline)
-	hctx, cancel := context.WithDeadline(ctx, deadline)
-	defer cancel()
-	if err := tc.HandshakeContext(hctx); err != nil {
-		return nil, fmt.Errorf("hbone: TLS handshake: %w", err)
-	}
-	st := tc.ConnectionState()
-	if err := checkNegotiated(st); err != nil {
-		return nil, err
-	}
-	c := newConn(tc, st, roleServer, srv.limits, srv.log.With("peer", tc.RemoteAddr().String()))
+// h2Handshake reads the client preface and first SETTINGS and sends ours
+// (slowloris at the preface stage is bounded by the caller's deadline).
+func (srv *Server) h2Handshake(c *conn) error {
 	preface := make([]byte, len(http2.ClientPreface))
 	if _, err := io.ReadFull(c.br, preface); err != nil {
-		return nil, fmt.Errorf("hbone: reading client preface: %w", err)
+		return fmt.Errorf("hbone: reading client preface: %w", err)
 	}
 	if string(preface) != http2.ClientPreface {
-		return nil, errors.New("hbone: bad client preface")
+		return errors.New("hbone: bad client preface")
 	}
 	if err := c.writeInitial(); err != nil {
-		return nil, err
+		return err
 	}
 	f, err := c.fr.ReadFrame()
 	if err != nil {
-		return nil, fmt.Errorf("hbone: reading client SETTINGS: %w", err)
+		return fmt.Errorf("hbone: reading client SETTINGS: %w", err)
 	}
 	sf, ok := f.(*http2.SettingsFrame)
 	if !ok || sf.IsAck() {
 		_ = c.writeGoAway(0, http2.ErrCodeProtocol)
-		return nil, errors.New("hbone: client's first frame is not SETTINGS")
+		return errors.New("hbone: client's first frame is not SETTINGS")
 	}
 	c.sawFirst = true
-	if err := c.onSettings(sf); err != nil {
-		return nil, err
-	}
-	_ = tc.SetDeadline(time.Time{})
-	return c, nil
+	return c.onSettings(sf)
 }
 
 // Shutdown sends GOAWAY on every connection, waits for their streams to
