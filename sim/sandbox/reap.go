@@ -295,6 +295,9 @@ func (r *reaper) processes() error {
 			continue
 		}
 		ppid := procPPid(pid)
+		if pid == 1 || ppid == 0 {
+			continue // our own init, or a parent outside this PID namespace: not ours to judge
+		}
 		exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
 		pexe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", ppid))
 		if ppid > 1 && exe != "" && exe == pexe {
