@@ -94,6 +94,11 @@ func runInit(args []string) int {
 	if err != nil {
 		return helperFail(modeInit, "start supervisor: %v", err)
 	}
+	// Drop our copies of the passed-through files, so a pipe the supervisor
+	// closes (a readiness pipe) reads EOF at the other end.
+	for _, f := range files[3:] {
+		f.Close()
+	}
 	// This goroutine lives until os.Exit ends the process; it has nothing to release.
 	go func() {
 		for s := range sigs {

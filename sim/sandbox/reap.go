@@ -256,6 +256,11 @@ func (r *reaper) nftTables() error {
 		return fmt.Errorf("reap: nftables: %w", err)
 	}
 	tables, err := conn.ListTables()
+	if errors.Is(err, unix.EPERM) && os.Geteuid() != 0 {
+		// A rootless run cannot have created host tables, and cannot list them.
+		r.opts.Logger.Debug("reap: skipping host nft tables (not privileged)")
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("reap: list nft tables: %w", err)
 	}
@@ -300,7 +305,10 @@ func (r *reaper) processes() error {
 		}
 		exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
 		pexe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", ppid))
-		if ppid > 1 && exe != "" && exe == pexe {
+		if ppid > 1 && (exe == "" || pexe == "") {
+			continue // cannot inspect (another user's process): leave it
+		}
+		if ppid > 1 && exe == pexe {
 			continue // parent alive and ours: a live run
 		}
 		errs = append(errs, r.remove(KindProcess, fmt.Sprintf("%d %s", pid, strings.Join(args, " ")), func() error {

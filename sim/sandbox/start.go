@@ -191,8 +191,8 @@ func sysProcAttr(mode UserNSMode) (*syscall.SysProcAttr, error) {
 	attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}}
 	attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}}
 	attr.GidMappingsEnableSetgroups = false
-	// Root inside the user namespace needs its capabilities across the exec.
-	attr.AmbientCaps = []uintptr{unix.CAP_SYS_ADMIN, unix.CAP_NET_ADMIN, unix.CAP_NET_RAW, unix.CAP_SYS_PTRACE}
+	// No ambient capabilities needed: uid 0 of the new user namespace gets
+	// the full set within it when it execs.
 	return attr, nil
 }
 
