@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -264,14 +265,18 @@ func benchmarkUp(b *testing.B, nodes, pods int) {
 	cfg := testConfig(b, nodes)
 	cfg.Parallelism = 16
 	set := mustLoad(b, "bench.yaml", benchManifest(pods))
-	var rss, pss float64
+	var rss, pss, used float64
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		availBefore := memAvailable(b)
+		b.StartTimer()
 		c, err := Up(context.Background(), cfg, set)
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()
+		used = availBefore - memAvailable(b)
 		rss, pss = memoryOf(c.ProcessIDs())
 		self, selfPss := memoryOf([]int{os.Getpid()})
 		rss += self
@@ -282,6 +287,24 @@ func benchmarkUp(b *testing.B, nodes, pods int) {
 	b.ReportMetric(float64(pods)/(b.Elapsed().Seconds()/float64(b.N)), "pods/s")
 	b.ReportMetric(rss/(1<<20), "total-rss-MiB")
 	b.ReportMetric(pss/(1<<20), "total-pss-MiB")
+	b.ReportMetric(used/(1<<20), "system-mem-used-MiB")
+}
+
+// memAvailable reads MemAvailable (bytes): the drop across Up is everything
+// the cluster costs the machine — processes, kernel namespaces, sockets, tmpfs.
+func memAvailable(tb testing.TB) float64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "MemAvailable:" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb * 1024
+		}
+	}
+	tb.Fatal("no MemAvailable in /proc/meminfo")
+	return 0
 }
 
 // BenchmarkUp2Nodes10Pods: issue #2 target ≤ 1 s per cluster ready.
