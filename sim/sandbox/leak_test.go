@@ -2,6 +2,7 @@ package sandbox_test
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -28,7 +29,7 @@ var leakSeed = flag.Uint64("leak.seed", 0, "seed for TestSIGKILLLeavesNothing ki
 const (
 	leakRounds   = 20
 	leakMaxDelay = 300 * time.Millisecond
-	leakDelayCap = 1500 * time.Millisecond
+	leakDelayCap = 1000 * time.Millisecond
 	leakSettle   = 5 * time.Second
 )
 
@@ -95,6 +96,9 @@ func leakSupervisor(args []string) int {
 	}
 	if err := os.WriteFile(filepath.Join(stateRoot, runID+".ready"), nil, 0o644); err != nil {
 		return fail(err)
+	}
+	if len(args) > 2 && args[2] == "panic" {
+		panic("leak-supervisor: deliberate panic with a full cluster up")
 	}
 	select {} // until SIGKILL
 }
@@ -352,4 +356,53 @@ func TestSIGKILLLeavesNothing(t *testing.T) {
 		t.Logf("round %d: killed after %v (ready=%v); clean after %v; reaped %v", round, delay, ready, time.Since(start).Round(time.Millisecond), rep.Removed)
 	}
 	t.Logf("%d of %d kills landed after full bring-up", afterReady, leakRounds)
+}
+
+// TestSupervisorPanicLeavesNothing is the goroutine-panic part of G6: the
+// supervisor panics with the cluster up (sleeping pod processes, nft tables,
+// a control socket); the sandbox must exit with the panic's status and leave
+// only the stale socket, which Reap removes.
+func TestSupervisorPanicLeavesNothing(t *testing.T) {
+	requireRoot(t)
+	marker := fmt.Sprintf("ambientlab-panic-%d", time.Now().UnixNano())
+	stateRoot := t.TempDir()
+	before := takeSnapshot(t)
+	for round := range 3 {
+		runID := fmt.Sprintf("pn%02d", round)
+		var out strings.Builder
+		sb, err := sandbox.Start(context.Background(), sandbox.StartOptions{
+			RunID: runID, Args: []string{"leak-supervisor", marker, stateRoot, "panic"}, Stderr: &out,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = sb.Wait()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(out.String(), "deliberate panic") {
+			t.Fatalf("round %d: Wait = %v, want exit status 2 from the panic\n%s", round, err, out.String())
+		}
+		// Init has exited, so the kernel has already killed every process.
+		if procs := markedProcesses(marker); len(procs) > 0 {
+			t.Fatalf("round %d: processes survived the sandbox: %v", round, procs)
+		}
+		start := time.Now()
+		var problems []string
+		for {
+			problems, _ = leaks(t, before, marker)
+			if len(problems) == 0 || time.Since(start) > leakSettle {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if len(problems) > 0 {
+			t.Fatalf("round %d: leaked:\n%s", round, strings.Join(problems, "\n"))
+		}
+		rep, err := sandbox.Reap(sandbox.ReapOptions{StateRoot: stateRoot, RunID: runID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Removed) != 1 || rep.Removed[0].Kind != sandbox.KindSocket {
+			t.Errorf("round %d: Reap removed %v, want exactly the supervisor's stale control socket", round, rep.Removed)
+		}
+	}
 }
