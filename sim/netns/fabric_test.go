@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -306,4 +307,11 @@ func TestNewFabricRefusesHostLikeNamespace(t *testing.T) {
 		f2.Close()
 		t.Fatal("second NewFabric in one namespace succeeded")
 	}
+}
+
+func statIno(fi os.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return st.Ino
+	}
+	return 0
 }
