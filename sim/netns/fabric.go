@@ -166,6 +166,7 @@ func (f *Fabric) AddNode(ctx context.Context, spec topology.Node) (_ *Node, retE
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.linkNodeLocked(ctx, n); err != nil {
+		f.unlinkNodeLocked(n)
 		n.close()
 		return nil, fmt.Errorf("add node %q: %w", spec.Name, err)
 	}
@@ -188,6 +189,16 @@ func (f *Fabric) linkNodeLocked(ctx context.Context, n *Node) error {
 		}
 	}
 	return nil
+}
+
+// unlinkNodeLocked removes, best effort, the routes to n's pod CIDR that a
+// failed linkNodeLocked may have installed elsewhere; the caller must hold f.mu.
+func (f *Fabric) unlinkNodeLocked(n *Node) {
+	dst := prefixNet(n.spec.PodCIDR)
+	f.root.RouteDel(&netlink.Route{LinkIndex: f.bridge.Attrs().Index, Dst: dst})
+	for _, other := range f.nodesLocked() {
+		other.h.RouteDel(&netlink.Route{LinkIndex: other.eth0, Dst: dst})
+	}
 }
 
 func (f *Fabric) routeVia(ctx context.Context, h *netlink.Handle, ifindex int, dst netip.Prefix, gw netip.Addr, where string) error {

@@ -315,3 +315,35 @@ func statIno(fi os.FileInfo) uint64 {
 	}
 	return 0
 }
+
+func TestAddNodeRejectsBadInput(t *testing.T) {
+	sandbox.Require(t)
+	f, _ := buildFabric(t, 1, 0)
+	plan := f.Plan()
+	cases := []struct {
+		name string
+		node topology.Node
+	}{
+		{"duplicate name", topology.Node{Name: "node-0", Index: 5, IP: plan.NodeIP(5), PodCIDR: plan.NodePodCIDR(5)}},
+		{"no ip", topology.Node{Name: "x", Index: 6, PodCIDR: plan.NodePodCIDR(6)}},
+		{"no pod cidr", topology.Node{Name: "y", Index: 7, IP: plan.NodeIP(7)}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := f.AddNode(context.Background(), tc.node); err == nil {
+				t.Fatalf("AddNode(%+v) succeeded, want error", tc.node)
+			}
+		})
+	}
+	if got := len(f.Nodes()); got != 1 {
+		t.Errorf("after rejected adds the fabric has %d nodes, want 1", got)
+	}
+	// The rejected names are free again, and a closed fabric refuses work.
+	if _, err := f.AddNode(context.Background(), topology.Node{Name: "x", Index: 6, IP: plan.NodeIP(6), PodCIDR: plan.NodePodCIDR(6)}); err != nil {
+		t.Errorf("re-adding a rejected name: %v", err)
+	}
+	f.Close()
+	if _, err := f.AddNode(context.Background(), topology.Node{Name: "z", Index: 8, IP: plan.NodeIP(8), PodCIDR: plan.NodePodCIDR(8)}); !errors.Is(err, netns.ErrClosed) {
+		t.Errorf("AddNode after Close = %v, want ErrClosed", err)
+	}
+}
