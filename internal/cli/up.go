@@ -108,7 +108,9 @@ func runUp(cmd *cobra.Command, g *globalOptions, o *upOptions) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	start := time.Now()
-	sb, err := sandbox.Start(ctx, sandbox.StartOptions{
+	// The sandbox's lifetime is managed below (SIGTERM, then SIGKILL after a
+	// grace period), so it does not take the signal context.
+	sb, err := sandbox.Start(context.Background(), sandbox.StartOptions{
 		Args:       args,
 		Env:        append(os.Environ(), ready.Env(0)),
 		Stdout:     os.Stderr, // supervisor logs go to our stderr; stdout stays for the summary
@@ -154,7 +156,8 @@ func runUp(cmd *cobra.Command, g *globalOptions, o *upOptions) error {
 	sb.Signal(syscall.SIGTERM)
 	select {
 	case <-exited:
-	case <-time.After(20 * time.Second):
+	case <-time.After(30 * time.Second):
+		fmt.Fprintln(stderr, "cluster did not stop within 30s; killing it")
 		sb.Signal(syscall.SIGKILL)
 		<-exited
 	}
