@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/ambientlab/ambientlab/internal/testutil/nstest"
 	"github.com/ambientlab/ambientlab/sim/topology"
 )
 
@@ -139,7 +140,7 @@ func TestBuildRejectsInvalidServices(t *testing.T) {
 func golden(t *testing.T, path, got string) {
 	t.Helper()
 	if *update {
-		must(t, os.WriteFile(path, []byte(got), 0o644))
+		nstest.Must(t, os.WriteFile(path, []byte(got), 0o644))
 		return
 	}
 	want, err := os.ReadFile(path)

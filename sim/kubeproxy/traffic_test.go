@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/nftables"
 
+	"github.com/ambientlab/ambientlab/internal/testutil/nstest"
 	"github.com/ambientlab/ambientlab/sim/topology"
 )
 
@@ -34,11 +35,11 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	requireRoot(t)
-	w := &world{node: newNetns(t), podA: newNetns(t), podB: newNetns(t)}
-	setupNode(t, w.node, topology.DefaultAddressPlan().ServiceCIDR)
-	addPod(t, w.node, w.podA, "veth-a", podAIP)
-	addPod(t, w.node, w.podB, "veth-b", podBIP)
+	nstest.RequireRoot(t)
+	w := &world{node: nstest.NewNetns(t), podA: nstest.NewNetns(t), podB: nstest.NewNetns(t)}
+	nstest.SetupNode(t, w.node, topology.DefaultAddressPlan().ServiceCIDR)
+	nstest.AddPod(t, w.node, w.podA, "veth-a", podAIP)
+	nstest.AddPod(t, w.node, w.podB, "veth-b", podBIP)
 	serveEcho(t, w.podA, "a")
 	serveEcho(t, w.podB, "b")
 	return w
@@ -48,12 +49,12 @@ func serveEcho(t *testing.T, pod int, name string) {
 	t.Helper()
 	var ln net.Listener
 	var pc net.PacketConn
-	inNetns(t, pod, func() {
+	nstest.InNetns(t, pod, func() {
 		var err error
 		ln, err = net.Listen("tcp4", "0.0.0.0:8080")
-		must(t, err)
+		nstest.Must(t, err)
 		pc, err = net.ListenPacket("udp4", "0.0.0.0:5353")
-		must(t, err)
+		nstest.Must(t, err)
 	})
 	var wg sync.WaitGroup
 	t.Cleanup(func() { ln.Close(); pc.Close(); wg.Wait() })
@@ -103,7 +104,7 @@ func services(webEndpoints ...topology.Endpoint) []topology.Service {
 // dialEcho connects from the namespace to dst and returns the echo's answer.
 func dialEcho(t *testing.T, ns int, dst netip.AddrPort, n int) (answers []string, err error) {
 	t.Helper()
-	inNetns(t, ns, func() {
+	nstest.InNetns(t, ns, func() {
 		for range n {
 			var c net.Conn
 			c, err = net.DialTimeout("tcp4", dst.String(), 2*time.Second)
@@ -126,12 +127,12 @@ func dialEcho(t *testing.T, ns int, dst netip.AddrPort, n int) (answers []string
 func TestTrafficThroughVIPs(t *testing.T) {
 	w := newWorld(t)
 	both := []topology.Endpoint{endpoint("default/a", podAIP), endpoint("default/b", podBIP)}
-	must(t, Sync(w.node, services(both...)))
-	must(t, Sync(w.node, services(both...))) // idempotent resync
+	nstest.Must(t, Sync(w.node, services(both...)))
+	nstest.Must(t, Sync(w.node, services(both...))) // idempotent resync
 
 	t.Run("load balanced with source preserved", func(t *testing.T) {
 		answers, err := dialEcho(t, w.podA, netip.AddrPortFrom(vipWeb, 80), 200)
-		must(t, err)
+		nstest.Must(t, err)
 		count := map[string]int{}
 		for _, a := range answers {
 			count[a]++
@@ -150,7 +151,7 @@ func TestTrafficThroughVIPs(t *testing.T) {
 
 	t.Run("hairpin", func(t *testing.T) {
 		answers, err := dialEcho(t, w.podA, netip.AddrPortFrom(vipA, 80), 3)
-		must(t, err)
+		nstest.Must(t, err)
 		for _, a := range answers {
 			name, src, _ := strings.Cut(a, " ")
 			if name != "a" || src == podAIP.String() {
@@ -161,7 +162,7 @@ func TestTrafficThroughVIPs(t *testing.T) {
 
 	t.Run("from the node itself", func(t *testing.T) {
 		answers, err := dialEcho(t, w.node, netip.AddrPortFrom(vipA, 80), 1)
-		must(t, err)
+		nstest.Must(t, err)
 		if len(answers) != 1 || !strings.HasPrefix(answers[0], "a ") {
 			t.Errorf("node → VIP answers %v", answers)
 		}
@@ -169,16 +170,16 @@ func TestTrafficThroughVIPs(t *testing.T) {
 
 	t.Run("UDP", func(t *testing.T) {
 		var got string
-		inNetns(t, w.podA, func() {
+		nstest.InNetns(t, w.podA, func() {
 			c, err := net.Dial("udp4", netip.AddrPortFrom(vipDNS, 53).String())
-			must(t, err)
+			nstest.Must(t, err)
 			defer c.Close()
 			c.SetDeadline(time.Now().Add(2 * time.Second))
 			_, err = c.Write([]byte("q"))
-			must(t, err)
+			nstest.Must(t, err)
 			buf := make([]byte, 16)
 			n, err := c.Read(buf)
-			must(t, err)
+			nstest.Must(t, err)
 			got = string(buf[:n])
 		})
 		if got != "b" {
@@ -198,9 +199,9 @@ func TestTrafficThroughVIPs(t *testing.T) {
 	})
 
 	t.Run("resync removes an endpoint", func(t *testing.T) {
-		must(t, Sync(w.node, services(endpoint("default/b", podBIP))))
+		nstest.Must(t, Sync(w.node, services(endpoint("default/b", podBIP))))
 		answers, err := dialEcho(t, w.podA, netip.AddrPortFrom(vipWeb, 80), 30)
-		must(t, err)
+		nstest.Must(t, err)
 		for _, a := range answers {
 			if !strings.HasPrefix(a, "b ") {
 				t.Fatalf("connection after resync reached %q", a)
@@ -212,15 +213,15 @@ func TestTrafficThroughVIPs(t *testing.T) {
 // TestKernelMatchesRender checks that what reached the kernel has the shape
 // Render prints: every chain, the rule count per chain and the map sizes.
 func TestKernelMatchesRender(t *testing.T) {
-	requireRoot(t)
-	node := newNetns(t)
+	nstest.RequireRoot(t)
+	node := nstest.NewNetns(t)
 	svcs := fixtureServices()
 	rs, err := build(svcs)
-	must(t, err)
-	must(t, Sync(node, svcs))
+	nstest.Must(t, err)
+	nstest.Must(t, Sync(node, svcs))
 
 	conn, err := nftables.New(nftables.WithNetNSFd(node))
-	must(t, err)
+	nstest.Must(t, err)
 	tbl := table()
 	for _, c := range rs.chains {
 		rules, err := conn.GetRules(tbl, &nftables.Chain{Name: c.name, Table: tbl})
@@ -233,26 +234,26 @@ func TestKernelMatchesRender(t *testing.T) {
 	}
 	for _, m := range rs.maps {
 		set, err := conn.GetSetByName(tbl, m.name)
-		must(t, err)
+		nstest.Must(t, err)
 		elems, err := conn.GetSetElements(set)
-		must(t, err)
+		nstest.Must(t, err)
 		if len(elems) != len(m.elems) {
 			t.Errorf("map %s: %d elements in kernel, %d rendered", m.name, len(elems), len(m.elems))
 		}
 	}
 
-	must(t, Delete(node))
-	must(t, Delete(node)) // idempotent
+	nstest.Must(t, Delete(node))
+	nstest.Must(t, Delete(node)) // idempotent
 	tables, err := conn.ListTablesOfFamily(nftables.TableFamilyIPv4)
-	must(t, err)
+	nstest.Must(t, err)
 	if len(tables) != 0 {
 		t.Errorf("tables left after Delete: %v", tables[0].Name)
 	}
 }
 
 func BenchmarkSync1000Services(b *testing.B) {
-	requireRoot(b)
-	node := newNetns(b)
+	nstest.RequireRoot(b)
+	node := nstest.NewNetns(b)
 	plan := topology.DefaultAddressPlan()
 	svcs := make([]topology.Service, 1000)
 	for i := range svcs {

@@ -15,7 +15,7 @@
 //
 // Render prints the nft transaction; Apply programs the same rules through
 // netlink (github.com/google/nftables, vishvananda/netlink) in a namespace given
-// by fd without entering it; Remove undoes it. OriginalDst reads the
+// by fd without entering it; Remove undoes it. dataplane/sockets.OriginalDst reads the
 // pre-REDIRECT destination of an accepted connection. IPv4 only; this package
 // does not install the host-namespace probe SNAT, iptables-mode rules or
 // sidecar capture.

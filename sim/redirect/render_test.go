@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/ambientlab/ambientlab/internal/testutil/nstest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/ (never testdata/upstream/)")
@@ -40,7 +42,7 @@ func TestRenderMatchesUpstreamGolden(t *testing.T) {
 	for _, tc := range renderCases {
 		t.Run(tc.name, func(t *testing.T) {
 			want, err := os.ReadFile(filepath.Join("testdata", "upstream", tc.name+".golden"))
-			must(t, err)
+			nstest.Must(t, err)
 			got := Render(tc.opts)
 			if !tc.opts.DNSCapture {
 				trimmed, ok := strings.CutSuffix(got, staleRawCleanup)
@@ -74,7 +76,7 @@ func TestRenderProbeSNATOverride(t *testing.T) {
 func golden(t *testing.T, path, got string) {
 	t.Helper()
 	if *update {
-		must(t, os.WriteFile(path, []byte(got), 0o644))
+		nstest.Must(t, os.WriteFile(path, []byte(got), 0o644))
 		return
 	}
 	want, err := os.ReadFile(path)

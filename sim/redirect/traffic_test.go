@@ -15,6 +15,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/ambientlab/ambientlab/dataplane/sockets"
+	"github.com/ambientlab/ambientlab/internal/testutil/nstest"
 	"github.com/ambientlab/ambientlab/sim/topology"
 )
 
@@ -27,10 +29,10 @@ var (
 func serveTCP(t *testing.T, ns int, port uint16, label string) {
 	t.Helper()
 	var ln net.Listener
-	inNetns(t, ns, func() {
+	nstest.InNetns(t, ns, func() {
 		var err error
 		ln, err = net.Listen("tcp4", fmt.Sprintf("0.0.0.0:%d", port))
-		must(t, err)
+		nstest.Must(t, err)
 	})
 	var wg sync.WaitGroup
 	t.Cleanup(func() { ln.Close(); wg.Wait() })
@@ -42,7 +44,7 @@ func serveTCP(t *testing.T, ns int, port uint16, label string) {
 			if err != nil {
 				return
 			}
-			dst, err := OriginalDst(c.(*net.TCPConn))
+			dst, err := sockets.OriginalDst(c.(*net.TCPConn))
 			if err != nil {
 				fmt.Fprintf(c, "%s error:%v\n", label, err)
 			} else {
@@ -76,7 +78,7 @@ func askFrom(t *testing.T, ns int, src netip.Addr, dst netip.AddrPort, mark int)
 		d.LocalAddr = &net.TCPAddr{IP: src.AsSlice()}
 	}
 	var line string
-	inNetns(t, ns, func() {
+	nstest.InNetns(t, ns, func() {
 		c, err := d.Dial("tcp4", dst.String())
 		if err != nil {
 			line = "dial error: " + err.Error()
@@ -100,11 +102,11 @@ func expectAnswer(t *testing.T, got, want string) {
 }
 
 func TestInPodRedirection(t *testing.T) {
-	requireRoot(t)
-	node, pod, peer := newNetns(t), newNetns(t), newNetns(t)
-	setupNode(t, node, topology.DefaultAddressPlan().ServiceCIDR)
-	addPod(t, node, pod, "veth-p", podPIP)
-	addPod(t, node, peer, "veth-q", podQIP)
+	nstest.RequireRoot(t)
+	node, pod, peer := nstest.NewNetns(t), nstest.NewNetns(t), nstest.NewNetns(t)
+	nstest.SetupNode(t, node, topology.DefaultAddressPlan().ServiceCIDR)
+	nstest.AddPod(t, node, pod, "veth-p", podPIP)
+	nstest.AddPod(t, node, peer, "veth-q", podQIP)
 	serveTCP(t, pod, ZtunnelOutboundPort, "outbound")
 	serveTCP(t, pod, ZtunnelInboundPlaintextPort, "inbound")
 	serveTCP(t, pod, ZtunnelInboundPort, "hbone")
@@ -113,8 +115,8 @@ func TestInPodRedirection(t *testing.T) {
 	toPeer := netip.AddrPortFrom(podQIP, 8080)
 	toPod := netip.AddrPortFrom(podPIP, 8080)
 
-	must(t, Apply(pod, Options{}))
-	must(t, Apply(pod, Options{})) // idempotent
+	nstest.Must(t, Apply(pod, Options{}))
+	nstest.Must(t, Apply(pod, Options{})) // idempotent
 	if n := countPolicyRouting(t, pod); n != 2 {
 		t.Fatalf("after Apply: %d of {fwmark rule, table-100 route} present, want 2", n)
 	}
@@ -147,23 +149,23 @@ func TestInPodRedirection(t *testing.T) {
 	})
 
 	t.Run("DNS capture", func(t *testing.T) {
-		must(t, Apply(pod, Options{DNSCapture: true}))
+		nstest.Must(t, Apply(pod, Options{DNSCapture: true}))
 		if !hasTable(t, pod, RawTable) {
 			t.Fatal("raw table missing with DNS capture")
 		}
 		var dns net.PacketConn
-		inNetns(t, pod, func() {
+		nstest.InNetns(t, pod, func() {
 			var err error
 			dns, err = net.ListenPacket("udp4", fmt.Sprintf("0.0.0.0:%d", DNSCapturePort))
-			must(t, err)
+			nstest.Must(t, err)
 		})
 		defer dns.Close()
-		inNetns(t, pod, func() {
+		nstest.InNetns(t, pod, func() {
 			c, err := net.Dial("udp4", netip.AddrPortFrom(podQIP, 53).String())
-			must(t, err)
+			nstest.Must(t, err)
 			defer c.Close()
 			_, err = c.Write([]byte("query"))
-			must(t, err)
+			nstest.Must(t, err)
 		})
 		dns.SetDeadline(time.Now().Add(2 * time.Second))
 		buf := make([]byte, 16)
@@ -171,15 +173,15 @@ func TestInPodRedirection(t *testing.T) {
 		if err != nil || string(buf[:n]) != "query" {
 			t.Errorf("DNS query not captured on %d: %q, %v", DNSCapturePort, buf[:n], err)
 		}
-		must(t, Apply(pod, Options{}))
+		nstest.Must(t, Apply(pod, Options{}))
 		if hasTable(t, pod, RawTable) {
 			t.Error("raw table left behind after re-Apply without DNS capture")
 		}
 	})
 
 	t.Run("Remove restores direct traffic", func(t *testing.T) {
-		must(t, Remove(pod))
-		must(t, Remove(pod)) // idempotent
+		nstest.Must(t, Remove(pod))
+		nstest.Must(t, Remove(pod)) // idempotent
 		for _, name := range tableNames {
 			if hasTable(t, pod, name) {
 				t.Errorf("table %s left after Remove", name)
@@ -199,8 +201,8 @@ func TestInPodRedirection(t *testing.T) {
 
 // TestRemoveOnCleanNamespace covers Remove where Apply never ran.
 func TestRemoveOnCleanNamespace(t *testing.T) {
-	requireRoot(t)
-	must(t, Remove(newNetns(t)))
+	nstest.RequireRoot(t)
+	nstest.Must(t, Remove(nstest.NewNetns(t)))
 }
 
 // addProbeSource lets the peer send from 169.254.7.127, the address istio-cni
@@ -208,24 +210,24 @@ func TestRemoveOnCleanNamespace(t *testing.T) {
 func addProbeSource(t *testing.T, node, peer int) {
 	t.Helper()
 	host := &net.IPNet{IP: DefaultProbeSNAT.AsSlice(), Mask: net.CIDRMask(32, 32)}
-	testHandle(t, peer, func(h *netlink.Handle) {
+	nstest.WithHandle(t, peer, func(h *netlink.Handle) {
 		link, err := h.LinkByName("eth0")
-		must(t, err)
-		must(t, h.AddrAdd(link, &netlink.Addr{IPNet: host}))
+		nstest.Must(t, err)
+		nstest.Must(t, h.AddrAdd(link, &netlink.Addr{IPNet: host}))
 	})
-	testHandle(t, node, func(h *netlink.Handle) {
+	nstest.WithHandle(t, node, func(h *netlink.Handle) {
 		link, err := h.LinkByName("veth-q")
-		must(t, err)
-		must(t, h.RouteAdd(&netlink.Route{LinkIndex: link.Attrs().Index, Scope: netlink.SCOPE_LINK, Dst: host}))
+		nstest.Must(t, err)
+		nstest.Must(t, h.RouteAdd(&netlink.Route{LinkIndex: link.Attrs().Index, Scope: netlink.SCOPE_LINK, Dst: host}))
 	})
 }
 
 func hasTable(t *testing.T, ns int, name string) bool {
 	t.Helper()
 	conn, err := nftables.New(nftables.WithNetNSFd(ns))
-	must(t, err)
+	nstest.Must(t, err)
 	tables, err := conn.ListTablesOfFamily(nftables.TableFamilyINet)
-	must(t, err)
+	nstest.Must(t, err)
 	for _, tb := range tables {
 		if tb.Name == name {
 			return true
@@ -238,9 +240,9 @@ func hasTable(t *testing.T, ns int, name string) bool {
 func countPolicyRouting(t *testing.T, ns int) int {
 	t.Helper()
 	n := 0
-	testHandle(t, ns, func(h *netlink.Handle) {
+	nstest.WithHandle(t, ns, func(h *netlink.Handle) {
 		rules, err := h.RuleList(unix.AF_INET)
-		must(t, err)
+		nstest.Must(t, err)
 		for _, r := range rules {
 			if r.Priority == RulePriority && r.Table == RouteTableInbound && r.Mark == InpodTProxyMark &&
 				r.Mask != nil && *r.Mask == InpodTProxyMask {
@@ -248,7 +250,7 @@ func countPolicyRouting(t *testing.T, ns int) int {
 			}
 		}
 		routes, err := h.RouteListFiltered(unix.AF_INET, &netlink.Route{Table: RouteTableInbound}, netlink.RT_FILTER_TABLE)
-		must(t, err)
+		nstest.Must(t, err)
 		for _, r := range routes {
 			if r.Type == unix.RTN_LOCAL && (r.Dst == nil || r.Dst.String() == "0.0.0.0/0") {
 				n++

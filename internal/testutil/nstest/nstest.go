@@ -1,4 +1,8 @@
-package redirect
+// Package nstest builds throwaway network namespaces shaped like the
+// simulator's (a "node" namespace with "pod" namespaces behind veths), held
+// only by file descriptors that tests close in t.Cleanup, for packages that
+// test kernel rules with real traffic without the full simulator.
+package nstest
 
 import (
 	"fmt"
@@ -19,7 +23,7 @@ import (
 // the veth. Namespaces are anonymous and held only by fds, so nothing outlives
 // the test process.
 
-func requireRoot(t testing.TB) {
+func RequireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: creates network namespaces, veths, nftables tables, rules and routes")
@@ -29,7 +33,7 @@ func requireRoot(t testing.TB) {
 // newNetns unshares a fresh network namespace on a locked thread, keeps an fd to
 // it and switches the thread back. A thread that cannot switch back stays
 // locked, so the Go runtime retires it instead of reusing it in the wrong netns.
-func newNetns(t testing.TB) int {
+func NewNetns(t testing.TB) int {
 	t.Helper()
 	fd, err := func() (int, error) {
 		runtime.LockOSThread()
@@ -54,17 +58,17 @@ func newNetns(t testing.TB) int {
 		t.Fatalf("new netns: %v", err)
 	}
 	t.Cleanup(func() { unix.Close(fd) })
-	testHandle(t, fd, func(h *netlink.Handle) {
+	WithHandle(t, fd, func(h *netlink.Handle) {
 		lo, err := h.LinkByName("lo")
-		must(t, err)
-		must(t, h.LinkSetUp(lo))
+		Must(t, err)
+		Must(t, h.LinkSetUp(lo))
 	})
 	return fd
 }
 
 // inNetns runs fn on a locked thread switched into the namespace fd. Sockets
 // created by fn stay in that namespace after it returns.
-func inNetns(t testing.TB, fd int, fn func()) {
+func InNetns(t testing.TB, fd int, fn func()) {
 	t.Helper()
 	runtime.LockOSThread()
 	orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
@@ -86,7 +90,7 @@ func inNetns(t testing.TB, fd int, fn func()) {
 	fn()
 }
 
-func testHandle(t testing.TB, fd int, fn func(h *netlink.Handle)) {
+func WithHandle(t testing.TB, fd int, fn func(h *netlink.Handle)) {
 	t.Helper()
 	h, err := netlink.NewHandleAt(netns.NsHandle(fd))
 	if err != nil {
@@ -99,51 +103,51 @@ func testHandle(t testing.TB, fd int, fn func(h *netlink.Handle)) {
 var podGateway = net.IPv4(169, 254, 1, 1)
 
 // addPod joins pod to node with a veth named vethName on the node side.
-func addPod(t testing.TB, node, pod int, vethName string, podIP netip.Addr) {
+func AddPod(t testing.TB, node, pod int, vethName string, podIP netip.Addr) {
 	t.Helper()
 	ip := net.IP(podIP.AsSlice())
-	testHandle(t, node, func(h *netlink.Handle) {
+	WithHandle(t, node, func(h *netlink.Handle) {
 		veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: vethName}, PeerName: "eth0", PeerNamespace: netlink.NsFd(pod)}
-		must(t, h.LinkAdd(veth))
+		Must(t, h.LinkAdd(veth))
 		link, err := h.LinkByName(vethName)
-		must(t, err)
-		must(t, h.AddrAdd(link, &netlink.Addr{IPNet: &net.IPNet{IP: podGateway, Mask: net.CIDRMask(32, 32)}}))
-		must(t, h.LinkSetUp(link))
-		must(t, h.RouteAdd(&netlink.Route{LinkIndex: link.Attrs().Index, Scope: netlink.SCOPE_LINK,
+		Must(t, err)
+		Must(t, h.AddrAdd(link, &netlink.Addr{IPNet: &net.IPNet{IP: podGateway, Mask: net.CIDRMask(32, 32)}}))
+		Must(t, h.LinkSetUp(link))
+		Must(t, h.RouteAdd(&netlink.Route{LinkIndex: link.Attrs().Index, Scope: netlink.SCOPE_LINK,
 			Dst: &net.IPNet{IP: ip, Mask: net.CIDRMask(32, 32)}}))
 	})
-	testHandle(t, pod, func(h *netlink.Handle) {
+	WithHandle(t, pod, func(h *netlink.Handle) {
 		link, err := h.LinkByName("eth0")
-		must(t, err)
-		must(t, h.AddrAdd(link, &netlink.Addr{IPNet: &net.IPNet{IP: ip, Mask: net.CIDRMask(32, 32)}}))
-		must(t, h.LinkSetUp(link))
-		must(t, h.RouteAdd(&netlink.Route{LinkIndex: link.Attrs().Index, Scope: netlink.SCOPE_LINK,
+		Must(t, err)
+		Must(t, h.AddrAdd(link, &netlink.Addr{IPNet: &net.IPNet{IP: ip, Mask: net.CIDRMask(32, 32)}}))
+		Must(t, h.LinkSetUp(link))
+		Must(t, h.RouteAdd(&netlink.Route{LinkIndex: link.Attrs().Index, Scope: netlink.SCOPE_LINK,
 			Dst: &net.IPNet{IP: podGateway, Mask: net.CIDRMask(32, 32)}}))
-		must(t, h.RouteAdd(&netlink.Route{LinkIndex: link.Attrs().Index, Gw: podGateway}))
+		Must(t, h.RouteAdd(&netlink.Route{LinkIndex: link.Attrs().Index, Gw: podGateway}))
 	})
 }
 
 // setupNode gives the node forwarding and a route for the Service CIDR over a
 // "fabric0" veth whose peer sits in a namespace of its own, like a node whose
 // default route points at the fabric. (The dummy link type may be missing.)
-func setupNode(t testing.TB, node int, serviceCIDR netip.Prefix) {
+func SetupNode(t testing.TB, node int, serviceCIDR netip.Prefix) {
 	t.Helper()
-	fabric := newNetns(t)
-	testHandle(t, node, func(h *netlink.Handle) {
-		must(t, h.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "fabric0"}, PeerName: "node0", PeerNamespace: netlink.NsFd(fabric)}))
+	fabric := NewNetns(t)
+	WithHandle(t, node, func(h *netlink.Handle) {
+		Must(t, h.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "fabric0"}, PeerName: "node0", PeerNamespace: netlink.NsFd(fabric)}))
 		link, err := h.LinkByName("fabric0")
-		must(t, err)
-		must(t, h.AddrAdd(link, &netlink.Addr{IPNet: &net.IPNet{IP: net.IPv4(198, 18, 0, 10), Mask: net.CIDRMask(20, 32)}}))
-		must(t, h.LinkSetUp(link))
-		must(t, h.RouteAdd(&netlink.Route{LinkIndex: link.Attrs().Index,
+		Must(t, err)
+		Must(t, h.AddrAdd(link, &netlink.Addr{IPNet: &net.IPNet{IP: net.IPv4(198, 18, 0, 10), Mask: net.CIDRMask(20, 32)}}))
+		Must(t, h.LinkSetUp(link))
+		Must(t, h.RouteAdd(&netlink.Route{LinkIndex: link.Attrs().Index,
 			Dst: &net.IPNet{IP: serviceCIDR.Addr().AsSlice(), Mask: net.CIDRMask(serviceCIDR.Bits(), 32)}}))
 	})
-	inNetns(t, node, func() {
-		must(t, os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644))
+	InNetns(t, node, func() {
+		Must(t, os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644))
 	})
 }
 
-func must(t testing.TB, err error) {
+func Must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
