@@ -19,11 +19,15 @@ import (
 	"github.com/ambientlab/ambientlab/sim/workload/ready"
 )
 
+var errPodStopping = errors.New("pod is stopping")
+
 // podRuntime is a pod's namespace plus its container processes.
 type podRuntime struct {
 	c     *Cluster
 	netns *netns.Pod
 	dir   string // per-pod files: resolv.conf, hosts
+
+	stopped chan struct{} // closed by stop; ends restart back-offs at once
 
 	mu         sync.Mutex // guards the fields below
 	pod        topology.Pod
@@ -69,7 +73,7 @@ func (c *Cluster) startPod(ctx context.Context, p topology.Pod) (*podRuntime, er
 	if err != nil {
 		return nil, fmt.Errorf("namespace: %w", err)
 	}
-	pr := &podRuntime{c: c, netns: pn, pod: p, dir: filepath.Join(c.cfg.StateDir, "pods", podDirName(p)), startedAt: time.Now()}
+	pr := &podRuntime{c: c, netns: pn, pod: p, dir: filepath.Join(c.cfg.StateDir, "pods", podDirName(p)), startedAt: time.Now(), stopped: make(chan struct{})}
 	if err := pr.writeFiles(); err != nil {
 		return pr, err
 	}
@@ -153,15 +157,25 @@ func (p *podRuntime) startContainer(ctx context.Context, ct *container) error {
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	// Starting under p.mu orders this start against stop(): either stop sees
+	// the process running and kills it, or we see the pod stopping and don't start.
+	p.mu.Lock()
+	if p.stopping {
+		p.mu.Unlock()
+		w.Close()
+		return errPodStopping
+	}
 	err = p.netns.NS().Start(cmd)
 	w.Close()
 	if err != nil {
+		p.mu.Unlock()
 		return fmt.Errorf("start %s: %w", argv[0], err)
 	}
 	ct.mu.Lock()
 	ct.cmd = cmd
 	ct.running = true
 	ct.mu.Unlock()
+	p.mu.Unlock()
 	exited := make(chan struct{})
 	p.c.procs.Add(1)
 	go p.watch(ct, cmd, exited)
@@ -222,15 +236,10 @@ func (p *podRuntime) watch(ct *container, cmd *exec.Cmd, exited chan<- struct{})
 		return
 	}
 	p.c.log.Warn("container exited", "pod", p.pod.Key(), "container", ct.spec.Name, "status", ct.lastExit)
-	backoff := time.Second << min(restarts, 5)
-	if backoff > 30*time.Second {
-		backoff = 30 * time.Second
-	}
-	time.Sleep(backoff)
-	p.mu.Lock()
-	stopping = p.stopping
-	p.mu.Unlock()
-	if stopping {
+	backoff := min(time.Second<<min(restarts, 5), 30*time.Second)
+	select {
+	case <-time.After(backoff):
+	case <-p.stopped:
 		return
 	}
 	ct.mu.Lock()
@@ -238,7 +247,7 @@ func (p *podRuntime) watch(ct *container, cmd *exec.Cmd, exited chan<- struct{})
 	ct.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), p.c.cfg.ReadyTimeout)
 	defer cancel()
-	if err := p.startContainer(ctx, ct); err != nil {
+	if err := p.startContainer(ctx, ct); err != nil && !errors.Is(err, errPodStopping) {
 		p.c.log.Warn("container restart failed", "pod", p.pod.Key(), "container", ct.spec.Name, "err", err)
 	}
 }
@@ -256,7 +265,10 @@ func exitString(cmd *exec.Cmd, err error) string {
 // stop terminates every container: SIGTERM to the process group, SIGKILL after grace.
 func (p *podRuntime) stop(grace time.Duration) {
 	p.mu.Lock()
-	p.stopping = true
+	if !p.stopping {
+		p.stopping = true
+		close(p.stopped)
+	}
 	p.mu.Unlock()
 	var cmds []*exec.Cmd
 	for _, ct := range p.containers {
