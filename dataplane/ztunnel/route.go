@@ -240,4 +240,3 @@ type PlanError struct {
 
 func (e *PlanError) Error() string { return e.Reason.String() + ": " + e.Detail }
 func (e *PlanError) Unwrap() error { return ErrPlan }
-

@@ -11,10 +11,10 @@ import (
 
 type wlOpt func(*workloadapi.Workload)
 
-func onNode(n string) wlOpt { return func(w *workloadapi.Workload) { w.Node = n } }
-func tcpOnly(w *workloadapi.Workload) { w.Protocol = workloadapi.TunnelTCP }
+func onNode(n string) wlOpt             { return func(w *workloadapi.Workload) { w.Node = n } }
+func tcpOnly(w *workloadapi.Workload)   { w.Protocol = workloadapi.TunnelTCP }
 func unhealthy(w *workloadapi.Workload) { w.Status = workloadapi.StatusUnhealthy }
-func onNetwork(n string) wlOpt { return func(w *workloadapi.Workload) { w.Network = n } }
+func onNetwork(n string) wlOpt          { return func(w *workloadapi.Workload) { w.Network = n } }
 func backs(svc string, ports map[uint16]uint16) wlOpt {
 	return func(w *workloadapi.Workload) {
 		if w.Services == nil {
