@@ -151,7 +151,6 @@ func atoi(s string) int {
 	return n
 }
 
-
 func tlsClient(f *fixture, c net.Conn) *tls.Conn {
 	return tls.Client(c, hbone.EnforceTLS(f.ca.ClientConfig(f.cliCert, f.srvID)))
 }

@@ -41,6 +41,7 @@ func (ss *ServerStream) Accept() (*Stream, error) {
 		return nil, ErrAlreadyResponded
 	}
 	s := ss.s
+	s.accepted.Store(true)
 	if err := s.c.writeResponse(s, http.StatusOK, false); err != nil {
 		return nil, s.writeErr(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -62,8 +63,11 @@ type Stream struct {
 	status int
 	respCh chan struct{}
 
-	// Server: cancels the handler's context on reset or close.
-	cancel context.CancelFunc
+	// Server: cancels the handler's context on reset or close until the
+	// handler accepts; afterwards the Stream itself reports resets, so a
+	// reset surfaces as StreamResetError rather than context.Canceled.
+	cancel   context.CancelFunc
+	accepted atomic.Bool
 
 	rdl, wdl deadline
 }
@@ -400,7 +404,7 @@ func (s *Stream) finish(err error) {
 	s.doneOnce.Do(func() {
 		s.doneErr = err
 		close(s.done)
-		if s.cancel != nil {
+		if s.cancel != nil && !s.accepted.Load() {
 			s.cancel()
 		}
 	})
