@@ -1,8 +1,10 @@
 package v1
 
 import (
+	"errors"
 	"fmt"
 
+	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 )
 
@@ -10,7 +12,9 @@ import (
 const maxReportBytes = 64 << 20
 
 // Decode parses an ambientlab ConformanceReport from YAML or JSON strictly
-// (unknown or duplicate fields are errors) and validates it.
+// and validates it. Strict means what Kubernetes' strict decoding means:
+// unknown and duplicate fields are errors and keys match case-sensitively, so
+// "passed" is not taken for upstream's "Passed".
 func Decode(data []byte) (*ConformanceReport, error) {
 	var r ConformanceReport
 	if err := decodeStrict(data, &r); err != nil {
@@ -39,8 +43,16 @@ func decodeStrict(data []byte, into any) error {
 	if len(data) > maxReportBytes {
 		return fmt.Errorf("report is %d bytes; the limit is %d", len(data), maxReportBytes)
 	}
-	if err := yaml.UnmarshalStrict(data, into); err != nil {
+	js, err := yaml.YAMLToJSONStrict(data)
+	if err != nil {
 		return fmt.Errorf("decode report: %w", err)
+	}
+	strictErrs, err := sigsjson.UnmarshalStrict(js, into)
+	if err != nil {
+		return fmt.Errorf("decode report: %w", err)
+	}
+	if len(strictErrs) > 0 {
+		return fmt.Errorf("decode report: %w", errors.Join(strictErrs...))
 	}
 	return nil
 }
