@@ -200,7 +200,7 @@ func (d *Dialer) dialConn(ctx context.Context, key PoolKey, target string) (*con
 	if err != nil {
 		return nil, fmt.Errorf("hbone: dial %s: %w (is HBONE port 15008 reachable?)", target, err)
 	}
-	tc := tls.Client(raw, EnforceTLS(cfg))
+	tc, _ := tlsClient(raw, cfg)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		_ = raw.Close()
 		return nil, fmt.Errorf("hbone: TLS handshake with %s: %w", target, err)

@@ -54,6 +54,7 @@ type conn struct {
 	// Write side, guarded by wmu.
 	wmu  sync.Mutex
 	bw   *bufio.Writer
+	bc   *batchConn // under the TLS conn when we built it; nil otherwise
 	henc *hpack.Encoder
 	hbuf bytes.Buffer
 	// writeStart is the unix-nano start of the write in progress (0 = none),
@@ -116,6 +117,7 @@ func newConn(nc net.Conn, st tls.ConnectionState, r role, l Limits, log *slog.Lo
 		peerMaxStreams: l.MaxStreamsPerConn,
 		idleSince:      time.Now(),
 		done:           make(chan struct{}),
+		bc:             batchOf(nc),
 	}
 	c.henc = hpack.NewEncoder(&c.hbuf)
 	c.fr = http2.NewFramer(c.bw, c.br)

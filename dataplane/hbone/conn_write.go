@@ -14,12 +14,26 @@ func (c *conn) lockWrite() {
 	c.writeStart.Store(time.Now().UnixNano())
 }
 
+// flushLocked pushes the frame batch through TLS and out in one write.
+// Caller holds wmu.
+func (c *conn) flushLocked() error {
+	if c.bc == nil {
+		return c.bw.Flush()
+	}
+	c.bc.beginBatch()
+	err := c.bw.Flush()
+	if ferr := c.bc.endBatch(); err == nil {
+		err = ferr
+	}
+	return err
+}
+
 // unlockWrite flushes the batch (unless err), releases the lock and closes
 // the connection on any write failure: a half-written frame cannot be
 // recovered.
 func (c *conn) unlockWrite(err error) error {
 	if err == nil {
-		err = c.bw.Flush()
+		err = c.flushLocked()
 	}
 	c.writeStart.Store(0)
 	c.wmu.Unlock()

@@ -57,7 +57,7 @@ func (c *conn) runKeepalive() {
 					_ = c.nc.SetWriteDeadline(now.Add(c.limits.PingTimeout))
 					err := c.fr.WritePing(false, data)
 					if err == nil {
-						err = c.bw.Flush()
+						err = c.flushLocked()
 					}
 					_ = c.nc.SetWriteDeadline(time.Time{})
 					_ = c.unlockWrite(err)

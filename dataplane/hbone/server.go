@@ -200,7 +200,7 @@ func (srv *Server) Serve(ctx context.Context, ln net.Listener, cfg *tls.Config) 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := srv.ServeConn(ctx, tls.Server(raw, cfg)); err != nil {
+			if err := srv.ServeConn(ctx, TLSServer(raw, cfg)); err != nil {
 				srv.log.Debug("hbone connection ended", "peer", raw.RemoteAddr().String(), "err", err)
 			}
 		}()
