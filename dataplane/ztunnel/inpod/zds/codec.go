@@ -27,7 +27,7 @@ func DecodeRequest(b []byte, nfds, flags int) (*zdsapi.WorkloadRequest, error) {
 	}
 	req := &zdsapi.WorkloadRequest{}
 	if err := proto.Unmarshal(b, req); err != nil {
-		return nil, fmt.Errorf("zds: decoding WorkloadRequest: %w", err)
+		return nil, fmt.Errorf("%w: WorkloadRequest: %v", ErrMalformed, err)
 	}
 	if err := validateRequest(req, nfds); err != nil {
 		return nil, err
@@ -76,7 +76,7 @@ func DecodeResponse(b []byte, nfds, flags int) (*zdsapi.WorkloadResponse, error)
 	}
 	resp := &zdsapi.WorkloadResponse{}
 	if err := proto.Unmarshal(b, resp); err != nil {
-		return nil, fmt.Errorf("zds: decoding WorkloadResponse: %w", err)
+		return nil, fmt.Errorf("%w: WorkloadResponse: %v", ErrMalformed, err)
 	}
 	if resp.GetAck() == nil {
 		return nil, ErrNoPayload
@@ -110,7 +110,7 @@ func DecodeHello(b []byte, nfds, flags int) (*zdsapi.ZdsHello, error) {
 	}
 	h := &zdsapi.ZdsHello{}
 	if err := proto.Unmarshal(b, h); err != nil {
-		return nil, fmt.Errorf("zds: decoding ZdsHello: %w", err)
+		return nil, fmt.Errorf("%w: ZdsHello: %v", ErrMalformed, err)
 	}
 	if h.GetVersion() != zdsapi.Version_V1 {
 		return nil, fmt.Errorf("%w: %v", ErrUnsupportedVersion, h.GetVersion())

@@ -2,6 +2,7 @@ package zds
 
 import (
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -72,8 +73,11 @@ func TestDecodeRequestRejects(t *testing.T) {
 			}
 		})
 	}
-	if _, err := DecodeRequest([]byte{0xff, 0xff}, 0, 0); err == nil {
-		t.Error("garbage decoded without error")
+	if _, err := DecodeRequest([]byte{0xff, 0xff}, 0, 0); !errors.Is(err, ErrMalformed) || !IsProtocolError(err) {
+		t.Errorf("garbage: %v, want ErrMalformed", err)
+	}
+	if IsProtocolError(io.EOF) {
+		t.Error("EOF classified as a protocol error")
 	}
 }
 

@@ -237,3 +237,14 @@ func closeAll(files []*os.File) {
 		f.Close()
 	}
 }
+
+// SendPacket sends b as one raw packet with fds attached, bypassing
+// validation: fault injection for conformance tests (a malformed or
+// mis-framed request must be NACKed, not crash the peer).
+func (c *Conn) SendPacket(b []byte, fds ...int) error {
+	var rights []byte
+	if len(fds) > 0 {
+		rights = unix.UnixRights(fds...)
+	}
+	return c.send(b, rights)
+}

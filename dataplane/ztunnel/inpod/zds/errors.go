@@ -2,6 +2,9 @@ package zds
 
 import "errors"
 
+// ErrMalformed: a packet that is not a valid protobuf of the expected type.
+var ErrMalformed = errors.New("zds: malformed message")
+
 // Decoding errors. Each one is a protocol violation by the peer; the
 // receiving side NACKs (ztunnel) or drops the connection (agent).
 var (
@@ -24,3 +27,15 @@ var (
 	// ErrMissingUID: an add, keep or del request without a workload uid.
 	ErrMissingUID = errors.New("zds: request without a workload uid")
 )
+
+// IsProtocolError reports whether err is a peer's protocol violation (the
+// connection itself is still usable) rather than a transport failure.
+func IsProtocolError(err error) bool {
+	for _, e := range []error{ErrMalformed, ErrTruncated, ErrNoPayload, ErrMissingNetns,
+		ErrUnexpectedFds, ErrTooLarge, ErrUnsupportedVersion, ErrMissingUID} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
