@@ -102,3 +102,24 @@ func TestOriginalDstWithoutRedirect(t *testing.T) {
 		t.Fatalf("OriginalDst = %v, want %v or an error", got, ln.Addr())
 	}
 }
+
+func TestWithBindOriginatesFromIP(t *testing.T) {
+	ctx := context.Background()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	f := WithMark(WithBind(Default(), netip.MustParseAddr("127.0.0.7")), 0) // decorators still compose
+	c, err := f.Dial(ctx, netip.AddrPort{}, netip.MustParseAddrPort(ln.Addr().String()))
+	if err != nil {
+		if os.Geteuid() != 0 {
+			t.Skip("SO_MARK needs CAP_NET_ADMIN")
+		}
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if got := netip.MustParseAddrPort(c.LocalAddr().String()).Addr().String(); got != "127.0.0.7" {
+		t.Fatalf("source = %s, want 127.0.0.7", got)
+	}
+}
