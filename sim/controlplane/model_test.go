@@ -7,8 +7,8 @@ import (
 	"istio.io/istio/pkg/workloadapi"
 	"istio.io/istio/pkg/workloadapi/security"
 
-	"github.com/ambientlab/ambientlab/dataplane/xds"
 	state "github.com/ambientlab/ambientlab/dataplane/workloadapi"
+	"github.com/ambientlab/ambientlab/dataplane/xds"
 	"github.com/ambientlab/ambientlab/scenarios/manifest"
 	"github.com/ambientlab/ambientlab/sim/topology"
 )
