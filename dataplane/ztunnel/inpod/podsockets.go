@@ -40,7 +40,7 @@ func openPodSockets(ctx context.Context, pn *podNetns, cfg *Config, log *slog.Lo
 	}
 	defer pn.release()
 	f := newPodFactories(pn, cfg.Mark)
-	s := &PodSockets{NetnsInode: pn.inode}
+	s := &PodSockets{NetnsInode: pn.inode, Factory: f.dial}
 	var errs []error
 	for _, l := range []struct {
 		dst  *net.Listener

@@ -38,6 +38,12 @@ type PodSockets struct {
 	// ztunnel's freebind_connect. The reply path is the 0x111 connmark rule.
 	DialTransparent func(ctx context.Context, src, raddr netip.AddrPort) (net.Conn, error)
 
+	// Factory is the pod's socket factory (in its netns, SO_MARK 0x539) for
+	// callers that decorate further (sockets.WithTransparent) or need other
+	// sockets. Unlike Dial it is not guarded: it is valid until RemovePod
+	// returns, after which the namespace fd is closed.
+	Factory sockets.Factory
+
 	// NetnsInode identifies the pod's network namespace (ztunnel
 	// src/inpod/netns.rs InpodNetns keys by inode).
 	NetnsInode uint64
