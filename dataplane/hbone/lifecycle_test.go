@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"testing"
 	"time"
 
@@ -196,4 +197,33 @@ func TestServerShutdownDrains(t *testing.T) {
 	if _, err := f.dialer.Connect(context.Background(), f.request()); err == nil {
 		t.Fatal("Connect succeeded after server Shutdown")
 	}
+}
+
+// No fd leak: a full fixture lifecycle with resets, rejects and clean
+// closes returns the process to its starting descriptor count.
+func TestNoFDLeak(t *testing.T) {
+	countFDs := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Skip("no /proc/self/fd")
+		}
+		return len(ents)
+	}
+	before := countFDs()
+	t.Run("cycle", func(t *testing.T) {
+		f := newFixture(t, fixtureOpts{})
+		for i := range 20 {
+			s := f.connect(t)
+			_, _ = s.Write([]byte("x"))
+			_, _ = io.ReadFull(s, make([]byte, 1))
+			if i%2 == 0 {
+				_ = s.Close() // reset
+				continue
+			}
+			_ = s.CloseWrite()
+			_, _ = io.ReadAll(s)
+			_ = s.Close()
+		}
+	})
+	waitFor(t, func() bool { return countFDs() <= before })
 }
