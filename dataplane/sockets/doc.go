@@ -1,4 +1,8 @@
-// Package sockets holds small socket helpers for the data plane's hot
-// paths. It is not a socket factory or namespace manager; it only wraps
-// single system calls whose semantics the standard library does not expose.
+// Package sockets is the data plane's socket seam: a Factory with
+// decorators for socket options and network namespaces (see factory.go),
+// plus small hot-path helpers such as TryWrite, which wrap single system
+// calls whose semantics the standard library does not expose.
+//
+// It does not proxy, pool or parse anything; callers own the connections
+// it creates.
 package sockets
