@@ -24,13 +24,13 @@ type junitTestSuites struct {
 }
 
 type junitTestSuite struct {
-	Name       string          `xml:"name,attr"`
-	Tests      int             `xml:"tests,attr"`
-	Failures   int             `xml:"failures,attr"`
-	Errors     int             `xml:"errors,attr"`
-	Skipped    int             `xml:"skipped,attr"`
-	Time       string          `xml:"time,attr"`
-	Timestamp  string          `xml:"timestamp,attr"`
+	Name       string           `xml:"name,attr"`
+	Tests      int              `xml:"tests,attr"`
+	Failures   int              `xml:"failures,attr"`
+	Errors     int              `xml:"errors,attr"`
+	Skipped    int              `xml:"skipped,attr"`
+	Time       string           `xml:"time,attr"`
+	Timestamp  string           `xml:"timestamp,attr"`
 	Properties *junitProperties `xml:"properties,omitempty"`
 	Cases      []junitTestCase  `xml:"testcase"`
 }
@@ -47,13 +47,13 @@ type junitProperty struct {
 }
 
 type junitTestCase struct {
-	Name       string          `xml:"name,attr"`
-	Classname  string          `xml:"classname,attr"`
-	Status     string          `xml:"status,attr"`
-	Time       string          `xml:"time,attr"`
+	Name       string           `xml:"name,attr"`
+	Classname  string           `xml:"classname,attr"`
+	Status     string           `xml:"status,attr"`
+	Time       string           `xml:"time,attr"`
 	Properties *junitProperties `xml:"properties,omitempty"`
 	Skipped    *junitSkipped    `xml:"skipped,omitempty"`
-	Failure    *junitFailure   `xml:"failure,omitempty"`
+	Failure    *junitFailure    `xml:"failure,omitempty"`
 }
 
 type junitSkipped struct {
