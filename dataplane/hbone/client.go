@@ -72,6 +72,9 @@ func (d *Dialer) Connect(ctx context.Context, r Request) (*Stream, error) {
 	for attempt := 0; attempt < 2; attempt++ {
 		c, err := d.pool.acquire(ctx, d, r.Key, r.Target)
 		if err != nil {
+			if lastErr = err; errors.Is(err, errRetryable) {
+				continue
+			}
 			return nil, err
 		}
 		s, err := c.openStream(fields)
@@ -233,7 +236,7 @@ func (d *Dialer) Close() error {
 		return err
 	}
 	for _, c := range d.pool.closeAll() {
-		_ = c.writeGoAway(0, http2.ErrCodeNo)
+		c.goAwayBestEffort(http2.ErrCodeNo)
 		c.closeWithError(ErrDialerClosed)
 	}
 	d.wg.Wait()

@@ -153,6 +153,23 @@ func (c *conn) writePing(ack bool, data [8]byte) error {
 	return c.unlockWrite(c.fr.WritePing(ack, data))
 }
 
+// goAwayBestEffort sends GOAWAY only if no write is in progress, with a
+// short write deadline: used when closing anyway, where waiting behind a
+// stalled writer would only delay the close.
+func (c *conn) goAwayBestEffort(code http2.ErrCode) {
+	if !c.wmu.TryLock() {
+		return
+	}
+	c.writeStart.Store(time.Now().UnixNano())
+	_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+	err := c.fr.WriteGoAway(c.lastPeerStream(), code, nil)
+	if err == nil {
+		err = c.flushLocked()
+	}
+	_ = c.nc.SetWriteDeadline(time.Time{})
+	_ = c.unlockWrite(err)
+}
+
 func (c *conn) writeGoAway(last uint32, code http2.ErrCode) error {
 	c.lockWrite()
 	return c.unlockWrite(c.fr.WriteGoAway(last, code, nil))

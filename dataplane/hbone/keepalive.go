@@ -41,7 +41,7 @@ func (c *conn) runKeepalive() {
 				return
 			case idle:
 				c.log.Debug("hbone releasing idle connection", "role", c.role)
-				_ = c.writeGoAway(c.lastPeerStream(), 0)
+				c.goAwayBestEffort(0)
 				c.closeWithError(nil)
 				return
 			case sendPing:

@@ -2,6 +2,7 @@ package hbone
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"sync"
 )
@@ -37,7 +38,10 @@ func (p *pool) acquire(ctx context.Context, d *Dialer, key PoolKey, target netip
 	if err != nil {
 		return nil, err
 	}
-	c.tryReserve() // fresh connection: always has room
+	if !c.tryReserve() { // went away during the handshake
+		c.closeWithError(nil)
+		return nil, fmt.Errorf("%w: %v", errRetryable, ErrConnClosed)
+	}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()

@@ -218,6 +218,9 @@ func (s *Stream) deliverLocked(data []byte) (consumed int, wake bool) {
 	s.mu.Lock()
 	s.sinkBusy = false
 	s.direct += int64(n)
+	if s.readClosed { // closed while we wrote: drop and credit the rest
+		return len(data), true
+	}
 	if err != nil {
 		s.sinkErr = err
 		return len(data), true // the rest is dropped with the failed sink
