@@ -56,8 +56,11 @@ func (rc resourceCache) apply(resp *discovery.DeltaDiscoveryResponse) (*state.Sn
 	}
 	next := rc.clone()
 	for _, name := range resp.GetRemovedResources() {
-		delete(next.addresses, name)
-		delete(next.auths, name)
+		if t == TypeAddress {
+			delete(next.addresses, name)
+		} else {
+			delete(next.auths, name)
+		}
 		delete(next.versions[t], name)
 	}
 	for _, r := range resp.GetResources() {
