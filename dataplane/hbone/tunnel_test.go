@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"testing"
@@ -80,5 +81,45 @@ func TestStatusTable(t *testing.T) {
 				t.Fatalf("Connect err = %v, want StatusError %d", err, tt.want)
 			}
 		})
+	}
+}
+
+// Many concurrent streams with tiny windows: every byte must cross
+// repeated WINDOW_UPDATE cycles at stream and connection level, with the
+// reader delivering directly into sinks for some streams and queueing for
+// others (Read vs WriteTo consumers).
+func TestConcurrentStreamsSmallWindows(t *testing.T) {
+	f := newFixture(t, fixtureOpts{limits: hbone.Limits{StreamWindow: 65535, ConnWindow: 65535 * 2, MaxFrameSize: 16384}})
+	const streams, size = 12, 1 << 20
+	errs := make(chan error, streams)
+	for i := range streams {
+		go func() {
+			s, err := f.dialer.Connect(context.Background(), f.request())
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer s.Close()
+			_ = s.SetDeadline(time.Now().Add(20 * time.Second))
+			msg := bytes.Repeat([]byte{byte(i)}, size)
+			go func() { _, _ = s.Write(msg); _ = s.CloseWrite() }()
+			var got []byte
+			if i%2 == 0 {
+				got, err = io.ReadAll(s)
+			} else {
+				var buf bytes.Buffer
+				_, err = s.WriteTo(&buf)
+				got = buf.Bytes()
+			}
+			if err == nil && !bytes.Equal(got, msg) {
+				err = fmt.Errorf("stream %d: got %d bytes, want %d", i, len(got), size)
+			}
+			errs <- err
+		}()
+	}
+	for range streams {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
