@@ -7,7 +7,6 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"golang.org/x/net/http2"
@@ -45,7 +44,7 @@ type Stream struct {
 	// Direct delivery (see deliverLocked): while WriteTo drains into a TCP
 	// connection, the connection reader writes DATA straight into it with a
 	// non-blocking write, skipping a goroutine hand-off per frame.
-	sink     syscall.RawConn
+	sink     *sockets.TryWriter
 	sinkBusy bool  // a write into the sink is in progress (reader or WriteTo)
 	sinkErr  error // a direct write failed
 	direct   int64 // bytes delivered directly, reported by WriteTo
@@ -142,7 +141,7 @@ func (s *Stream) WriteTo(w io.Writer) (int64, error) {
 	if tc, ok := w.(*net.TCPConn); ok {
 		if rc, err := tc.SyscallConn(); err == nil {
 			s.mu.Lock()
-			s.sink = rc
+			s.sink = sockets.NewTryWriter(rc)
 			s.mu.Unlock()
 		}
 	}
@@ -212,9 +211,9 @@ func (s *Stream) deliverLocked(data []byte) (consumed int, wake bool) {
 		return 0, true
 	}
 	s.sinkBusy = true
-	rc := s.sink
+	sink := s.sink
 	s.mu.Unlock()
-	n, err := sockets.TryWrite(rc, data)
+	n, err := sink.TryWrite(data)
 	s.mu.Lock()
 	s.sinkBusy = false
 	s.direct += int64(n)
