@@ -47,7 +47,7 @@ fmt:
 conformance: build
 	@mkdir -p $(REPORTS)
 	AMBIENTLAB_BIN_DIR=$(BIN) AMBIENTLAB_REPORT_DIR=$(REPORTS) $(GO) test -v -count=1 -timeout 20m ./conformance/ \
-	  -ginkgo.v -ginkgo.no-color=$(if $(CI),true,false) -ginkgo.label-filter='$(LABELS)' -ginkgo.junit-report=$(REPORTS)/junit.xml
+	  -ginkgo.v -ginkgo.no-color=$(if $(CI),true,false) -ginkgo.label-filter='$(LABELS)' -ginkgo.junit-report=$(REPORTS)/ginkgo-junit.xml
 	@echo "reports in $(REPORTS)"
 
 ## bench: benchmarks in Go benchmark format
