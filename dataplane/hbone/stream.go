@@ -17,6 +17,16 @@ import (
 // Stream is one established HBONE tunnel: a net.Conn over an HTTP/2 CONNECT
 // stream, with TCP-like half-close.
 //
+//	          CloseWrite (END_STREAM sent)
+//	open ─────────────────────────────▶ half-closed(local) ──┐
+//	 │  END_STREAM received                                   │ END_STREAM
+//	 └────────────────────────────────▶ half-closed(remote) ──┤ received/sent
+//	                                                          ▼
+//	any state ── Close / RST_STREAM / connection failure ──▶ closed
+//
+// A stream leaves its connection's table when both directions have ended
+// or it is reset; data already received stays readable until consumed.
+//
 //	CloseWrite  sends END_STREAM (the peer reads EOF; we can still read).
 //	CloseRead   stops delivery; later DATA is discarded but still credited,
 //	            so the peer is never blocked by flow control.
@@ -130,105 +140,6 @@ func (s *Stream) Read(p []byte) (int, error) {
 			return 0, timeoutError{}
 		}
 	}
-}
-
-// WriteTo drains the stream into w until END_STREAM. When w is a
-// *net.TCPConn, the connection reader may deliver straight into it (see
-// deliverLocked); otherwise, and for whatever could not be written without
-// blocking, this goroutine writes from the queue.
-func (s *Stream) WriteTo(w io.Writer) (int64, error) {
-	var total int64
-	if tc, ok := w.(*net.TCPConn); ok {
-		if rc, err := tc.SyscallConn(); err == nil {
-			s.mu.Lock()
-			s.sink = sockets.NewTryWriter(rc)
-			s.mu.Unlock()
-		}
-	}
-	defer func() {
-		s.mu.Lock()
-		s.sink = nil
-		s.mu.Unlock()
-	}()
-	for {
-		s.mu.Lock()
-		total += s.direct
-		s.direct = 0
-		if s.sinkErr != nil {
-			err := s.sinkErr
-			s.mu.Unlock()
-			return total, err
-		}
-		if s.readClosed {
-			s.mu.Unlock()
-			return total, ErrReadClosed
-		}
-		if !s.sinkBusy {
-			if buf, chunk := s.recv.take(); buf != nil {
-				s.sinkBusy = true
-				s.mu.Unlock()
-				n, werr := w.Write(chunk)
-				putBuf(buf)
-				s.mu.Lock()
-				s.sinkBusy = false
-				streamInc := s.consumedLocked(len(chunk))
-				s.mu.Unlock()
-				s.sendCredit(streamInc, len(chunk))
-				total += int64(n)
-				if werr != nil {
-					return total, werr
-				}
-				continue
-			}
-			if s.recvErr != nil {
-				err := s.recvErr
-				s.mu.Unlock()
-				return total, err
-			}
-			if s.recvEnd {
-				s.mu.Unlock()
-				return total, nil
-			}
-		}
-		s.mu.Unlock()
-		select {
-		case <-s.readable:
-		case <-s.rdl.wait():
-			return total, timeoutError{}
-		}
-	}
-}
-
-// deliverLocked hands received DATA to the consumer. If WriteTo is parked
-// on an empty queue with a TCP sink, the bytes go straight into the socket
-// with a non-blocking write; only what the kernel does not take right now
-// is queued. It reports the bytes consumed (to credit) and whether the
-// consumer must be woken. Caller holds s.mu; it is released during the
-// write.
-func (s *Stream) deliverLocked(data []byte) (consumed int, wake bool) {
-	if s.sink == nil || s.sinkBusy || s.recv.len() > 0 || s.sinkErr != nil {
-		s.recv.push(data)
-		return 0, true
-	}
-	s.sinkBusy = true
-	sink := s.sink
-	s.mu.Unlock()
-	n, err := sink.TryWrite(data)
-	s.mu.Lock()
-	s.sinkBusy = false
-	s.direct += int64(n)
-	if s.readClosed { // closed while we wrote: drop and credit the rest
-		return len(data), true
-	}
-	if err != nil {
-		s.sinkErr = err
-		return len(data), true // the rest is dropped with the failed sink
-	}
-	if n < len(data) {
-		s.recv.push(data[n:])
-		return n, true
-	}
-	return n, false
 }
 
 // consumedLocked accounts n consumed bytes at stream level and returns the
