@@ -169,3 +169,41 @@ func tcpPair(t *testing.T) (*net.TCPConn, *net.TCPConn) {
 	t.Cleanup(func() { _ = c.Close(); _ = s.Close() })
 	return c.(*net.TCPConn), s.(*net.TCPConn)
 }
+
+// Without SNI the server picks its certificate by the connection's
+// destination IP; the client verifies the identity it expected there.
+func TestServerCertificateByDestinationIP(t *testing.T) {
+	ca, sc, cc := testCerts(t)
+	otherID := ca.SpiffeID("ns2", "other")
+	other, err := ca.Issue(otherID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Skip("127.0.0.2 not routable here:", err)
+	}
+	srv := &hbone.Server{
+		Handler:   func(_ context.Context, ss *hbone.ServerStream) { _ = ss.Reject(503, "cert check only") },
+		Authority: hbone.AuthorityAnyIP,
+	}
+	cfg := ca.ServerConfigByIP(map[netip.Addr]tls.Certificate{netip.MustParseAddr("127.0.0.2"): other}, sc)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); _ = srv.Serve(ctx, ln, cfg) }()
+	d := &hbone.Dialer{TLSConfig: func(k hbone.PoolKey) (*tls.Config, error) { return ca.ClientConfig(cc, k.DstIdentity), nil }}
+	t.Cleanup(func() { _ = d.Close(); cancel(); wg.Wait() })
+	target := ln.Addr().(*net.TCPAddr).AddrPort()
+	for _, tt := range []struct {
+		want   string
+		answer bool
+	}{{otherID, true}, {ca.SpiffeID("ns1", "server"), false}} {
+		_, err := d.Connect(context.Background(), hbone.Request{Target: target, Authority: "127.0.0.2:80",
+			Key: hbone.PoolKey{DstIdentity: tt.want}})
+		var se *hbone.StatusError
+		if got := errors.As(err, &se) && se.Code == 503; got != tt.answer {
+			t.Fatalf("expect %s: err = %v, want server reached = %v", tt.want, err, tt.answer)
+		}
+	}
+}
