@@ -20,7 +20,7 @@ type twoNodes struct {
 	svc            *workloadapi.Service
 }
 
-func newTwoNodes(t *testing.T) *twoNodes {
+func newTwoNodes(t testing.TB) *twoNodes {
 	t.Helper()
 	m := newTestMesh(t)
 	app := startApp(t, netip.MustParseAddr("127.0.0.3"))
