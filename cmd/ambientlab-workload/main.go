@@ -32,6 +32,7 @@ commands:
   echo   HTTP/1.1 + h2c httpbin and echo on --http ports, raw TCP echo on --tcp ports
   idle   wait for SIGTERM/SIGINT
   dns    cluster DNS for a zone file (UDP and TCP); SIGHUP reloads the zone
+  probe  one HTTP request or TCP exchange, printed as a JSON result (run in a pod by scenarios)
 
 Run "ambientlab-workload <command> -h" for a command's flags.
 `
@@ -49,6 +50,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runIdle(args[1:], stderr)
 	case "dns":
 		err = runDNS(args[1:], stdout, stderr)
+	case "probe":
+		err = runProbe(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
