@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ambientlab/ambientlab/dataplane/workloadapi"
 )
@@ -150,3 +151,30 @@ func TestOutboundRefusalsAndPassthrough(t *testing.T) {
 }
 
 func itoa(n int64) string { return fmtInt(n) }
+
+// TestLazyLoading (ambient-semantics.md §14): a pod served before its
+// workload reaches the state has its connections held, then forwarded once
+// the state arrives.
+func TestLazyLoading(t *testing.T) {
+	m := newTestMesh(t)
+	app := startApp(t, netip.MustParseAddr("127.0.0.3"))
+	ws := []*workloadapi.Workload{
+		workload("client", "127.0.0.2", onNode("node-a")),
+		workload("server", "127.0.0.3", onNode("node-b")),
+	}
+	a, b := m.newNode(t, "node-a"), m.newNode(t, "node-b")
+	full := snapshot(t, ws, nil)
+	b.proxy.UpdateState(full)
+	m.addPod(t, b, ws[1])
+	client := m.addPod(t, a, ws[0]) // node-a knows nothing yet
+	if a.proxy.Ready() {
+		t.Fatal("ready before any state")
+	}
+	c := m.dialOutbound(t, client, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.3"), app.port()))
+	time.Sleep(50 * time.Millisecond) // the connection is now waiting in the proxy
+	a.proxy.UpdateState(full)
+	if seen := converse(t, c, []byte("late")); !strings.HasPrefix(seen, "127.0.0.2:") {
+		t.Fatalf("app saw %s", seen)
+	}
+	finish(t, c)
+}

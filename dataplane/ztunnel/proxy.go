@@ -115,6 +115,9 @@ type Proxy struct {
 
 	state     atomic.Pointer[workloadapi.Snapshot]
 	haveState atomic.Bool
+	// updateMu serializes UpdateState, so re-evaluation never runs against
+	// an older snapshot than the one stored.
+	updateMu sync.Mutex
 
 	mu struct {
 		sync.Mutex
@@ -153,6 +156,8 @@ func (p *Proxy) UpdateState(s *workloadapi.Snapshot) {
 	if s == nil {
 		return
 	}
+	p.updateMu.Lock()
+	defer p.updateMu.Unlock()
 	p.state.Store(s)
 	p.haveState.Store(true)
 	p.mu.Lock()
