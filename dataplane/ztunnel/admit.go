@@ -89,12 +89,19 @@ func (pp *podProxy) localWorkload(st *workloadapi.Snapshot, ip netip.Addr) (*wor
 	return w, true
 }
 
-// proxyCopy copies both ways and reports the connection; the error is the
-// cause that ended ctx (policy change, drain) when there is one.
-func proxyCopy(ctx context.Context, t *connTracker, client, upstream hbone.HalfCloser, more ...*connTracker) {
+// proxyCopy copies both ways and reports the connection; when it ended
+// with an error, the error names why ctx ended (policy change, forced
+// drain) if it did.
+func (p *Proxy) proxyCopy(ctx context.Context, t *connTracker, client, upstream hbone.HalfCloser, more ...*connTracker) {
 	cToS, sToC, err := hbone.Copy(ctx, client, upstream)
-	if cause := context.Cause(ctx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) {
-		err = cause
+	if err != nil {
+		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+			err = cause
+		} else if p.forceCtx.Err() != nil {
+			// The parent (an HBONE stream) went first, closed by the
+			// same forced drain.
+			err = errDrainForced
+		}
 	}
 	for _, tr := range append([]*connTracker{t}, more...) {
 		tr.complete(cToS, sToC, FlagNone, err)

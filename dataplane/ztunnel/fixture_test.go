@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,6 +41,7 @@ type testMesh struct {
 	verifier  *identity.Verifier
 	certs     *certStore
 	hbonePort uint16
+	reserved  map[netip.Addr]net.Listener // unclaimed :15008 listeners by pod IP
 	redirects sync.Map // client ip:port → original destination
 	nextPort  atomic.Uint32
 }
@@ -56,9 +58,54 @@ func newTestMesh(t testing.TB) *testMesh {
 		t.Fatal(err)
 	}
 	m := &testMesh{ca: ca, verifier: v, certs: &certStore{ca: ca, m: map[identity.Identity]*identity.Certificate{}}}
-	m.hbonePort = freePort(t)
+	m.reserveHBONEPort(t)
 	m.nextPort.Store(uint32(20000 + time.Now().UnixNano()%20000))
 	return m
+}
+
+// reserveHBONEPort finds one port free on every fake pod address
+// (127.0.0.2-127.0.0.9) and keeps those listeners for the pods' :15008, so
+// nothing else can take the port in between.
+func (m *testMesh) reserveHBONEPort(t testing.TB) {
+	t.Helper()
+	for range 50 {
+		port := freePort(t)
+		m.reserved = map[netip.Addr]net.Listener{}
+		ok := true
+		for i := byte(2); i <= 9 && ok; i++ {
+			ip := netip.AddrFrom4([4]byte{127, 0, 0, i})
+			ln, err := net.Listen("tcp", netip.AddrPortFrom(ip, port).String())
+			if err != nil {
+				ok = false
+				break
+			}
+			m.reserved[ip] = ln
+		}
+		if ok {
+			m.hbonePort = port
+			t.Cleanup(func() {
+				for _, ln := range m.reserved {
+					_ = ln.Close()
+				}
+			})
+			return
+		}
+		for _, ln := range m.reserved {
+			_ = ln.Close()
+		}
+	}
+	t.Fatal("no port free on all of 127.0.0.2-9")
+}
+
+// hboneListener hands out the reserved :15008 listener of ip.
+func (m *testMesh) hboneListener(t testing.TB, ip netip.Addr) net.Listener {
+	t.Helper()
+	ln, ok := m.reserved[ip]
+	if !ok {
+		t.Fatalf("no reserved HBONE listener for %s", ip)
+	}
+	delete(m.reserved, ip)
+	return ln
 }
 
 // freePort returns a port that was just free on 127.0.0.1; fake pods bind
@@ -208,7 +255,7 @@ func (m *testMesh) addPod(t testing.TB, n *testNode, w *workloadapi.Workload, no
 		Listeners: Listeners{Outbound: pod.outbound, InboundPlaintext: pod.plaintext},
 		Sockets:   sockets.WithBind(sockets.Default(), ip)}
 	if len(noInbound) == 0 || !noInbound[0] {
-		pc.Listeners.Inbound = listen(m.hbonePort)
+		pc.Listeners.Inbound = m.hboneListener(t, ip)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	pod.cancel = cancel
@@ -220,6 +267,14 @@ func (m *testMesh) addPod(t testing.TB, n *testNode, w *workloadapi.Workload, no
 		}
 	}()
 	t.Cleanup(cancel)
+	// Listeners queue connections from the start, but the same-node fast
+	// path needs the pod registered; wait for it.
+	for deadline := time.Now().Add(5 * time.Second); !slices.Contains(n.proxy.podUIDs(), w.UID); {
+		if time.Now().After(deadline) {
+			t.Fatalf("pod %s never registered", w.Name)
+		}
+		time.Sleep(time.Millisecond)
+	}
 	return pod
 }
 

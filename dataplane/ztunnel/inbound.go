@@ -69,5 +69,5 @@ func (pp *podProxy) handleInbound(ctx context.Context, ss *hbone.ServerStream) {
 		return
 	}
 	up, _ := halfCloser(adm.upstream)
-	proxyCopy(adm.ctx, t, stream, up)
+	pp.p.proxyCopy(adm.ctx, t, stream, up)
 }

@@ -88,7 +88,7 @@ func (pp *podProxy) forwardPlain(ctx context.Context, c net.Conn, info connInfo,
 	}
 	client, _ := halfCloser(c)
 	upstream, _ := halfCloser(up)
-	proxyCopy(connCtx, t, client, upstream)
+	pp.p.proxyCopy(connCtx, t, client, upstream)
 }
 
 // forwardHBONE opens a CONNECT from the source pod's identity to the
@@ -120,7 +120,7 @@ func (pp *podProxy) forwardHBONE(ctx context.Context, c net.Conn, info connInfo,
 		return
 	}
 	client, _ := halfCloser(c)
-	proxyCopy(connCtx, t, client, stream)
+	pp.p.proxyCopy(connCtx, t, client, stream)
 }
 
 // fastPath turns an outbound connection to a pod this proxy also serves
@@ -146,5 +146,5 @@ func (pp *podProxy) fastPath(ctx context.Context, c net.Conn, dp *podProxy, out 
 	defer adm.release()
 	client, _ := halfCloser(c)
 	up, _ := halfCloser(adm.upstream)
-	proxyCopy(adm.ctx, tOut, client, up, tIn)
+	pp.p.proxyCopy(adm.ctx, tOut, client, up, tIn)
 }

@@ -57,5 +57,5 @@ func (pp *podProxy) handlePassthrough(ctx context.Context, c net.Conn) {
 	defer adm.release()
 	client, _ := halfCloser(c)
 	up, _ := halfCloser(adm.upstream)
-	proxyCopy(adm.ctx, t, client, up)
+	pp.p.proxyCopy(adm.ctx, t, client, up)
 }
