@@ -42,7 +42,7 @@ type testMesh struct {
 	certs     *certStore
 	hbonePort uint16
 	reserved  map[netip.Addr]net.Listener // unclaimed :15008 listeners by pod IP
-	redirects sync.Map // client ip:port → original destination
+	redirects sync.Map                    // client ip:port → original destination
 	nextPort  atomic.Uint32
 }
 
