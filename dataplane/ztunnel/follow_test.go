@@ -6,7 +6,10 @@ import (
 	"testing"
 
 	"github.com/ambientlab/ambientlab/dataplane/workloadapi"
+	"github.com/ambientlab/ambientlab/dataplane/xds"
 )
+
+var _ StateSource = xds.Source(nil)
 
 type chanSource chan *workloadapi.Snapshot
 
