@@ -178,3 +178,28 @@ func TestLazyLoading(t *testing.T) {
 	}
 	finish(t, c)
 }
+
+// TestWrongDestinationIdentity is reliability H10: the destination proves
+// an identity other than the one the source's state expects, so the
+// source aborts the handshake, the app is never reached, and the client
+// is reset; the failure is logged with response_flags TLS_FAILURE.
+func TestWrongDestinationIdentity(t *testing.T) {
+	tn := newTwoNodes(t)
+	impostor := workload("server", "127.0.0.3", onNode("node-b"), backs("echo", nil))
+	impostor.ServiceAccount = "sa-expected" // what node-a believes
+	tn.a.proxy.UpdateState(snapshot(t, []*workloadapi.Workload{workload("client", "127.0.0.2", onNode("node-a")), impostor},
+		[]*workloadapi.Service{tn.svc}))
+	before := tn.app.accepted()
+	tn.mesh.expectRedirectedReset(t, tn.client.ip, tn.client.outbound, netip.MustParseAddrPort("10.96.0.1:80"))
+	line := tn.a.access.waitLines(t, "connection failed", `dst.identity="spiffe://cluster.local/ns/default/sa/sa-expected"`)[0]
+	if !strings.Contains(line, "identity") || !strings.Contains(line, "sa-server") {
+		t.Errorf("log does not explain the identity mismatch:\n%s", line)
+	}
+	if got := metricSum(t, tn.a.proxy.Metrics().Registry, "istio_tcp_connections_failed_total",
+		map[string]string{"response_flags": "TLS_FAILURE"}); got != 1 {
+		t.Errorf("failed{TLS_FAILURE} = %v, want 1", got)
+	}
+	if tn.app.accepted() != before {
+		t.Error("the app was reached through an unverified peer")
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 
 	"github.com/ambientlab/ambientlab/dataplane/hbone"
+	"github.com/ambientlab/ambientlab/dataplane/identity"
 	"github.com/ambientlab/ambientlab/dataplane/policy"
 )
 
@@ -112,8 +113,12 @@ func (pp *podProxy) forwardHBONE(ctx context.Context, c net.Conn, info connInfo,
 	if err != nil {
 		flag := FlagConnect
 		var se *hbone.StatusError
-		if errors.As(err, &se) && se.Code == http.StatusUnauthorized {
+		var ve *identity.VerifyError
+		switch {
+		case errors.As(err, &se) && se.Code == http.StatusUnauthorized:
 			flag = FlagDeny
+		case errors.As(err, &ve):
+			flag = FlagTLSFailure // the peer is not who the state says (H10)
 		}
 		t.fail(flag, err)
 		resetConn(c) // the app sees a reset, not the 401 (ztunnel#691)
