@@ -79,7 +79,7 @@ func (e GridError) Error() string { return fmt.Sprintf("line %d of the grid: %s"
 func ParseGrid(text string) (Grid, []GridError) {
 	var g Grid
 	var errs []GridError
-	seenRow := map[string]int{}
+	seenRow := map[string]bool{}
 	for i, line := range strings.Split(text, "\n") {
 		fields := strings.Fields(line)
 		if len(fields) == 0 || strings.HasPrefix(fields[0], "#") {
@@ -98,10 +98,10 @@ func ParseGrid(text string) (Grid, []GridError) {
 			continue
 		}
 		label, cells := fields[0], fields[1:]
-		if prev, dup := seenRow[label]; dup {
-			errs = append(errs, GridError{n, fmt.Sprintf("row %q appears twice (first on line %d)", label, prev)})
+		if seenRow[label] {
+			errs = append(errs, GridError{n, fmt.Sprintf("row %q appears twice", label)})
 		}
-		seenRow[label] = n
+		seenRow[label] = true
 		if len(cells) != len(g.Columns) {
 			errs = append(errs, GridError{n, fmt.Sprintf("row %q has %d cells, want %d (one per column: %s)",
 				label, len(cells), len(g.Columns), strings.Join(g.Columns, " "))})

@@ -174,7 +174,7 @@ func (c *compiler) probe(path string, info StepInfo, s *ProbeStep, t Timeouts) A
 	if e.Status != 0 && (e.Status < 100 || e.Status > 599) {
 		c.errorf(path+".expect.status", "must be an HTTP status 100-599, got %d", e.Status)
 	}
-	if exp.Outcome != OutcomeOK {
+	if exp.Outcome != OutcomeOK && exp.Outcome != "" {
 		for field, set := range map[string]bool{"status": e.Status != 0, "bodyContains": len(e.BodyContains) > 0,
 			"bodyNotContains": len(e.BodyNotContains) > 0, "observedSourceIP": e.ObservedSourceIP != "", "observedIdentity": e.ObservedIdentity != ""} {
 			if set {

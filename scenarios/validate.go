@@ -84,8 +84,11 @@ func (c *compiler) compile() *Resolved {
 		c.addErr(err)
 	} else {
 		base.Warnings = withScenario.Warnings
-		c.current = base
 	}
+	// References are checked against the base even when it has problems of
+	// its own, so one pass reports both; the base's errors that step merges
+	// repeat are identical and dropped by ErrorList.Sort.
+	c.current = base
 	r.Manifests = base
 	c.impliedByManifests(base)
 	r.Timeouts = c.timeouts()
