@@ -60,8 +60,8 @@ performance benchmarks.
 	root.AddCommand(
 		newUpCmd(g), newDownCmd(g), newApplyCmd(g, false), newApplyCmd(g, true),
 		newGetCmd(g), newExecCmd(g), newLogsCmd(g), newReapCmd(g), newStatusCmd(g),
-		newSuperviseCmd(g), newVersionCmd(),
-		newControlPlaneCmd(g),
+		newSuperviseCmd(g), newVersionCmd(), newRunCmd(g), newInnerRunCmd(g),
+		newControlPlaneCmd(g), newZtunnelCmd(g),
 	)
 	return root
 }

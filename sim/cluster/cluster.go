@@ -29,6 +29,9 @@ type Config struct {
 	TrustDomain   string
 	// WorkloadBinary is the ambientlab-workload executable run in pods.
 	WorkloadBinary string
+	// MeshBinary is the ambientlab executable run by the mesh pods (istiod,
+	// ztunnel; see mesh.go); default: this process's own executable.
+	MeshBinary string
 	// StateDir holds per-pod files (resolv.conf, hosts, logs) and the DNS zone;
 	// inside the sandbox it is a private tmpfs that vanishes with the run.
 	StateDir string
@@ -65,6 +68,9 @@ func (c *Config) validate() error {
 	if c.StateDir == "" {
 		errs = append(errs, errors.New("state dir: not set"))
 	}
+	if c.MeshBinary == "" {
+		c.MeshBinary, _ = os.Executable()
+	}
 	if c.Parallelism < 1 {
 		c.Parallelism = 1
 	}
@@ -91,6 +97,10 @@ type Cluster struct {
 	nodes   map[string]*netns.Node
 	pods    map[string]*podRuntime // by "ns/name"
 	closing bool
+	// resolved is what the latest model was resolved from (mesh_publish.go);
+	// captured holds the pods ztunnel serves after the last converge.
+	resolved resolvedInput
+	captured map[string]bool
 
 	procs sync.WaitGroup // process watchers
 }

@@ -17,8 +17,17 @@ import (
 )
 
 // resolve turns the user's objects plus the simulator's own system objects into
-// a model, keeping addresses of prev stable.
+// a model, keeping addresses of prev stable. The mesh's objects join once
+// there is something to capture, and stay (mesh.go).
 func (c *Cluster) resolve(user *manifest.Set, prev *topology.Cluster) (*topology.Cluster, error) {
+	model, err := c.resolveObjects(user, prev, meshInstalled(prev))
+	if err != nil || meshInstalled(model) || !wantsMesh(model) {
+		return model, err
+	}
+	return c.resolveObjects(user, prev, true)
+}
+
+func (c *Cluster) resolveObjects(user *manifest.Set, prev *topology.Cluster, withMesh bool) (*topology.Cluster, error) {
 	sys, err := systemObjects(c.cfg)
 	if err != nil {
 		return nil, err
@@ -26,6 +35,15 @@ func (c *Cluster) resolve(user *manifest.Set, prev *topology.Cluster) (*topology
 	full := &manifest.Set{}
 	if err := full.Merge(sys); err != nil {
 		return nil, fmt.Errorf("system objects: %w", err)
+	}
+	if withMesh {
+		mesh, err := meshObjects(c.cfg)
+		if err != nil {
+			return nil, err
+		}
+		if err := full.Merge(mesh); err != nil {
+			return nil, fmt.Errorf("mesh objects: %w", err)
+		}
 	}
 	if err := full.Merge(user); err != nil {
 		return nil, err
@@ -41,6 +59,8 @@ func (c *Cluster) resolve(user *manifest.Set, prev *topology.Cluster) (*topology
 		return nil, err
 	}
 	markSystemPods(model, c.cfg, c.zonePath())
+	c.markMeshPods(model)
+	c.resolved = resolvedInput{model: model, set: full}
 	return model, nil
 }
 
@@ -74,25 +94,26 @@ func (c *Cluster) converge(ctx context.Context, model *topology.Cluster) error {
 			create = append(create, p)
 		}
 	}
-	// System pods (DNS) first, so user workloads start with a working resolver.
-	slices.SortStableFunc(create, func(a, b topology.Pod) int {
-		switch {
-		case a.System && !b.System:
-			return -1
-		case b.System && !a.System:
-			return 1
-		}
-		return 0
-	})
+	// System pods first (DNS, then the mesh), so user workloads start with a
+	// working resolver and mesh.
+	slices.SortStableFunc(create, func(a, b topology.Pod) int { return startTier(a) - startTier(b) })
 	c.model = model
 	if err := c.syncServices(model); err != nil {
+		return err
+	}
+	// istiod needs an input before it starts; pods created below join it
+	// with the second publish, before the reload.
+	if err := c.publishMesh(model); err != nil {
 		return err
 	}
 	if err := c.createPods(ctx, create); err != nil {
 		return err
 	}
+	if err := c.publishMesh(model); err != nil {
+		return err
+	}
 	c.reloadDNS()
-	return nil
+	return c.waitCaptured(ctx, model)
 }
 
 // samePodSpec reports whether two resolved pods run the same processes in the
@@ -118,15 +139,19 @@ func (c *Cluster) createPods(ctx context.Context, pods []topology.Pod) error {
 	if len(pods) == 0 {
 		return nil
 	}
-	// System pods go first, alone, so user pods never race the resolver.
-	i := 0
-	for i < len(pods) && pods[i].System {
-		i++
+	// Each start tier goes alone, so user pods never race the resolver and
+	// ztunnels never race istiod (pods are sorted by tier).
+	for len(pods) > 0 {
+		i := 1
+		for i < len(pods) && startTier(pods[i]) == startTier(pods[0]) {
+			i++
+		}
+		if err := c.createBatch(ctx, pods[:i]); err != nil {
+			return err
+		}
+		pods = pods[i:]
 	}
-	if err := c.createBatch(ctx, pods[:i]); err != nil {
-		return err
-	}
-	return c.createBatch(ctx, pods[i:])
+	return nil
 }
 
 func (c *Cluster) createBatch(ctx context.Context, pods []topology.Pod) error {

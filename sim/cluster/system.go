@@ -86,10 +86,10 @@ func markSystemPods(m *topology.Cluster, cfg Config, zonePath string) {
 
 func (c *Cluster) zonePath() string { return filepath.Join(c.cfg.StateDir, "dns-zone.json") }
 
-// reloadDNS tells the DNS server to re-read its zone (SIGHUP).
+// reloadDNS tells the DNS server (and istiod) to re-read its input (SIGHUP).
 func (c *Cluster) reloadDNS() {
 	for _, pr := range c.pods {
-		if !pr.pod.System {
+		if !pr.pod.System || !reloadsOnSIGHUP(pr.pod) {
 			continue
 		}
 		for _, ct := range pr.containers {

@@ -59,7 +59,7 @@ func (c *Cluster) podList() *corev1.PodList {
 			TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
 			ObjectMeta: metav1.ObjectMeta{
 				Name: p.Name, Namespace: p.Namespace, UID: types.UID(p.UID),
-				Labels: p.Labels, Annotations: p.Annotations,
+				Labels: p.Labels, Annotations: withRedirection(p.Annotations, c.captured[p.Key()]),
 			},
 			Spec: corev1.PodSpec{NodeName: p.Node, ServiceAccountName: p.ServiceAccount, Hostname: p.Hostname, Subdomain: p.Subdomain},
 			Status: corev1.PodStatus{

@@ -1,0 +1,50 @@
+package cli
+
+import (
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ambientlab/ambientlab/dataplane/ztunnel/app"
+	"github.com/ambientlab/ambientlab/sim/workload/ready"
+)
+
+// newZtunnelCmd runs the reference ztunnel (the process in each
+// istio-system/ztunnel-<node> pod). Hidden: the simulator starts it.
+func newZtunnelCmd(g *globalOptions) *cobra.Command {
+	cfg := app.DefaultConfig()
+	cmd := &cobra.Command{
+		Use:    "ztunnel",
+		Short:  "Run the reference ztunnel for one node (xDS, CA and ZDS clients, in-pod proxy)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			// The supervisor SIGHUPs system pods after each change; that is
+			// istiod's reload signal and must never stop a ztunnel.
+			signal.Ignore(syscall.SIGHUP)
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			log := g.logger(cmd.ErrOrStderr())
+			cfg.Log, cfg.AccessLog = log, cmd.OutOrStdout()
+			cfg.OnReady = func() {
+				if err := ready.Signal(); err != nil {
+					log.Warn("readiness signal", "error", err)
+				}
+			}
+			return app.Run(ctx, cfg)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Node, "node", "", "node this ztunnel serves")
+	f.StringVar(&cfg.XDSAddress, "xds", "", "istiod xDS address (host:15010)")
+	f.StringVar(&cfg.CAAddress, "ca", "", "istiod CA address (host:15012)")
+	f.StringVar(&cfg.ZDSSocket, "zds", "", "node agent ZDS socket")
+	f.StringVar(&cfg.BootstrapDir, "bootstrap", "", "directory with the node's bootstrap credentials")
+	f.DurationVar(&cfg.BootstrapWait, "bootstrap-wait", cfg.BootstrapWait, "how long to wait for the bootstrap credentials")
+	f.StringVar(&cfg.AdminAddr, "admin", cfg.AdminAddr, "admin (config_dump) listen address")
+	f.StringVar(&cfg.MetricsAddr, "metrics", cfg.MetricsAddr, "metrics listen address")
+	f.StringVar(&cfg.ReadinessAddr, "readiness", cfg.ReadinessAddr, "readiness listen address")
+	f.DurationVar(&cfg.DrainGrace, "drain-grace", cfg.DrainGrace, "how long connections may finish on SIGTERM")
+	return cmd
+}

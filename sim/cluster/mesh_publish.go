@@ -1,0 +1,48 @@
+package cluster
+
+import (
+	"fmt"
+
+	"github.com/ambientlab/ambientlab/scenarios/manifest"
+	"github.com/ambientlab/ambientlab/sim/controlplane"
+	"github.com/ambientlab/ambientlab/sim/controlplane/istiod"
+	"github.com/ambientlab/ambientlab/sim/topology"
+)
+
+// resolvedInput is the object set a model was resolved from: the control
+// plane's input needs both (the model for pods and Services, the set for
+// the Istio policies). resolve records it; converge publishes it.
+type resolvedInput struct {
+	model *topology.Cluster
+	set   *manifest.Set
+}
+
+// publishMesh writes what istiod reads: first the pod → netns map of the
+// running pods, then a new input generation (istiod takes a new generation
+// as its cue, so the map it reads is never older than the input). Caller
+// holds c.mu. A cluster without the mesh publishes nothing.
+func (c *Cluster) publishMesh(model *topology.Cluster) error {
+	if !meshInstalled(model) {
+		return nil
+	}
+	if c.resolved.model != model {
+		return fmt.Errorf("mesh: internal error: publishing a model that was not the last resolved")
+	}
+	lay := c.meshLayout()
+	refs := make(map[string]istiod.NetnsRef, len(c.pods))
+	for key, pr := range c.pods {
+		ns := pr.netns.NS()
+		ino, err := ns.Inode()
+		if err != nil {
+			return fmt.Errorf("mesh: netns of %s: %w", key, err)
+		}
+		refs[key] = istiod.NetnsRef{Path: ns.Path(), Inode: ino}
+	}
+	if err := istiod.WriteNetns(lay.NetnsFile(), refs); err != nil {
+		return fmt.Errorf("mesh: %w", err)
+	}
+	if err := controlplane.WriteInput(lay.InputDir(), model, c.resolved.set); err != nil {
+		return fmt.Errorf("mesh: control-plane input: %w", err)
+	}
+	return nil
+}

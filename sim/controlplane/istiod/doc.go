@@ -1,0 +1,15 @@
+// Package istiod composes the simulated istiod process that runs in the
+// istio-system/istiod pod: workload-API xDS (controlplane.Run), the mesh CA
+// (ca.Server, with a node authorizer answering from the current input), and
+// istio-cni's node agent for every node (nodeagent.Server per ZDS socket),
+// enrolling the captured pods whose network namespaces the simulator
+// publishes next to the input.
+//
+// Everything it needs is under one state directory (Layout): the input the
+// simulator rewrites on every change (then SIGHUPs istiod), the pod netns
+// map, one ZDS socket and one bootstrap credential directory per node.
+//
+// Limitation: the CA root lives in memory, so an istiod restart issues a new
+// root and new bootstrap credentials; running ztunnels keep the old root and
+// must be restarted too (root rotation is not simulated).
+package istiod

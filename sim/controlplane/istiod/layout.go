@@ -1,0 +1,67 @@
+package istiod
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Layout names the files of an istiod state directory. The simulator
+// writes Input and Netns; istiod creates the ZDS sockets and bootstrap
+// directories.
+type Layout struct{ Dir string }
+
+// InputDir is the controlplane.WriteInput directory.
+func (l Layout) InputDir() string { return filepath.Join(l.Dir, "input") }
+
+// NetnsFile maps pods to their network namespaces (WriteNetns).
+func (l Layout) NetnsFile() string { return filepath.Join(l.Dir, "netns.json") }
+
+// ZDSSocket is node's node-agent socket, which its ztunnel dials.
+func (l Layout) ZDSSocket(node string) string { return filepath.Join(l.Dir, "zds", node+".sock") }
+
+// BootstrapDir holds node's ztunnel credentials (app.LoadBootstrap).
+func (l Layout) BootstrapDir(node string) string { return filepath.Join(l.Dir, "bootstrap", node) }
+
+// NetnsRef locates a pod's network namespace: a path another process can
+// open (the simulator's own fd, /proc/<pid>/fd/<n>, held for the pod's
+// whole life) and the namespace's inode, which the opener checks so that a
+// reused fd number can never hand over the wrong pod.
+type NetnsRef struct {
+	Path  string `json:"path"`
+	Inode uint64 `json:"inode"`
+}
+
+// WriteNetns atomically replaces the pod-key ("ns/name") → namespace map.
+func WriteNetns(path string, pods map[string]NetnsRef) error {
+	b, err := json.Marshal(pods)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// ReadNetns reads the map; a missing file is an empty map.
+func ReadNetns(path string) (map[string]NetnsRef, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return map[string]NetnsRef{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]NetnsRef{}
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, fmt.Errorf("istiod: %s: %w", path, err)
+	}
+	return out, nil
+}
