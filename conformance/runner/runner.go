@@ -130,9 +130,9 @@ func Run(ctx context.Context, r *scenarios.Resolved, opts Options) ScenarioResul
 	return run(ctx, r, opts, 0, 1)
 }
 
-func run(ctx context.Context, r *scenarios.Resolved, opts Options, index, total int) ScenarioResult {
+func run(ctx context.Context, r *scenarios.Resolved, opts Options, index, total int) (res ScenarioResult) {
 	start := time.Now()
-	res := ScenarioResult{Name: r.Name, File: r.File, Hash: r.Hash, Profile: r.Profile, Features: r.Features}
+	res = ScenarioResult{Name: r.Name, File: r.File, Hash: r.Hash, Profile: r.Profile, Features: r.Features}
 	defer func() { res.Duration = Duration(time.Since(start)) }()
 
 	if unsupported := unsupportedFeatures(r, opts.UnsupportedFeatures); len(unsupported) > 0 {

@@ -11,9 +11,9 @@ import (
 )
 
 // step runs one action and returns its result.
-func (e *env) step(ctx context.Context, a scenarios.Action) StepResult {
+func (e *env) step(ctx context.Context, a scenarios.Action) (sr StepResult) {
 	info := a.Info()
-	sr := StepResult{Index: info.Index, Kind: info.Kind, Name: info.Name, Line: info.Line}
+	sr = StepResult{Index: info.Index, Kind: info.Kind, Name: info.Name, Line: info.Line}
 	start := time.Now()
 	defer func() { sr.Duration = Duration(time.Since(start)) }()
 	if missing := e.opts.Capabilities.Missing(info.Requires); len(missing) > 0 {
