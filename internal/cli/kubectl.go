@@ -35,10 +35,13 @@ func newApplyCmd(g *globalOptions, del bool) *cobra.Command {
 				return usageErr("%v", err)
 			}
 			c := g.client()
-			resp, err := c.Apply(payload)
+			// Delete must not apply the files first: that would create (or
+			// overwrite) the objects for a moment before deleting them.
+			send := c.Apply
 			if del {
-				resp, err = c.Delete(payload)
+				send = c.Delete
 			}
+			resp, err := send(payload)
 			if resp != nil {
 				for _, w := range resp.Warnings {
 					fmt.Fprintln(cmd.ErrOrStderr(), "Warning:", w)
