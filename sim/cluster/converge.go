@@ -101,9 +101,7 @@ func (c *Cluster) converge(ctx context.Context, model *topology.Cluster) error {
 	if err := c.syncServices(model); err != nil {
 		return err
 	}
-	// istiod needs an input before it starts; pods created below join it
-	// with the second publish, before the reload.
-	if err := c.publishMesh(model); err != nil {
+	if err := c.prepareMesh(model); err != nil {
 		return err
 	}
 	if err := c.createPods(ctx, create); err != nil {

@@ -46,3 +46,16 @@ func (c *Cluster) publishMesh(model *topology.Cluster) error {
 	}
 	return nil
 }
+
+// prepareMesh publishes before any pod starts only when istiod has no input
+// yet (it reads one at start); otherwise the publish after the pods, just
+// before the reload, is the one that counts.
+func (c *Cluster) prepareMesh(model *topology.Cluster) error {
+	if !meshInstalled(model) {
+		return nil
+	}
+	if c.meshLayout().InputVersion() != "" {
+		return nil
+	}
+	return c.publishMesh(model)
+}

@@ -16,6 +16,14 @@ type Layout struct{ Dir string }
 // InputDir is the controlplane.WriteInput directory.
 func (l Layout) InputDir() string { return filepath.Join(l.Dir, "input") }
 
+// InputVersion names the input's current generation ("" when none):
+// controlplane.WriteInput swaps the "current" link to a new generation on
+// every write, so an unchanged name means an unchanged input.
+func (l Layout) InputVersion() string {
+	v, _ := os.Readlink(filepath.Join(l.InputDir(), "current"))
+	return v
+}
+
 // NetnsFile maps pods to their network namespaces (WriteNetns).
 func (l Layout) NetnsFile() string { return filepath.Join(l.Dir, "netns.json") }
 

@@ -162,7 +162,7 @@ func reloadLoop(ctx context.Context, cfg Config, lay Layout, errc <-chan error, 
 		// Every write of the simulator makes a new generation (netns map
 		// first, then input), so an unchanged link means nothing to do.
 		dirty = false
-		if v, _ := os.Readlink(filepath.Join(lay.InputDir(), "current")); v == version {
+		if lay.InputVersion() == version {
 			continue
 		}
 		next, _, v, err := controlplane.ReadInput(lay.InputDir())
