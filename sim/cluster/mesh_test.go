@@ -116,7 +116,9 @@ func TestAmbientBasic(t *testing.T) {
 	// Same node: the denial is ztunnel's, on httpbin's node.
 	waitLog(t, c, "istio-system/ztunnel-"+httpbin.Node, "connection failed", `src.identity="`+notsleepID+`"`, "policy rejection")
 	out, _ = run(t, c, "ambient-demo/deploy/sleep", curlBin, "-sS", "--max-time", "5", httpbinStat)
-	var stats struct{ BySource map[string]int `json:"by_source"` }
+	var stats struct {
+		BySource map[string]int `json:"by_source"`
+	}
 	if err := json.Unmarshal([]byte(out), &stats); err != nil {
 		t.Fatalf("stats %q: %v", out, err)
 	}
