@@ -222,3 +222,22 @@ func TestMeshFollowsEnrollment(t *testing.T) {
 	assertRedirectionAnnotations(t, c, nil)
 	curlWeb() // no rule left redirecting to a ztunnel that no longer serves the pod
 }
+
+// BenchmarkUpAmbient2Nodes10Pods is BenchmarkUp2Nodes10Pods with the
+// namespace in ambient: the extra cost of istiod, two ztunnels and the
+// capture of every pod.
+func BenchmarkUpAmbient2Nodes10Pods(b *testing.B) {
+	cfg := meshConfig(b, 2)
+	cfg.Parallelism = 16
+	doc := strings.Replace(benchManifest(10), "metadata: {name: bench}", "metadata: {name: bench, labels: {istio.io/dataplane-mode: ambient}}", 1)
+	set := mustLoad(b, "bench.yaml", doc)
+	for b.Loop() {
+		c, err := Up(context.Background(), cfg, set)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		c.Close()
+		b.StartTimer()
+	}
+}
