@@ -30,7 +30,8 @@ type Config struct {
 	// WorkloadBinary is the ambientlab-workload executable run in pods.
 	WorkloadBinary string
 	// MeshBinary is the ambientlab executable run by the mesh pods (istiod,
-	// ztunnel; see mesh.go); default: this process's own executable.
+	// ztunnel; see mesh.go); default: this process's own executable when it
+	// is ambientlab, else the ambientlab beside WorkloadBinary.
 	MeshBinary string
 	// StateDir holds per-pod files (resolv.conf, hosts, logs) and the DNS zone;
 	// inside the sandbox it is a private tmpfs that vanishes with the run.
@@ -69,7 +70,7 @@ func (c *Config) validate() error {
 		errs = append(errs, errors.New("state dir: not set"))
 	}
 	if c.MeshBinary == "" {
-		c.MeshBinary, _ = os.Executable()
+		c.MeshBinary = defaultMeshBinary(c.WorkloadBinary)
 	}
 	if c.Parallelism < 1 {
 		c.Parallelism = 1

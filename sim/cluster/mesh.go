@@ -3,6 +3,7 @@ package cluster
 import (
 	"fmt"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -39,6 +40,17 @@ const (
 // istiodIP is istiod's Service VIP: the address after the DNS VIP, below
 // the range the resolver allocates from, like kube-dns's fixed VIP.
 func istiodIP(plan topology.AddressPlan) netip.Addr { return plan.DNSIP.Next() }
+
+// defaultMeshBinary is the supervisor's own executable when that is
+// ambientlab. Any other program (a test binary) would not know the mesh
+// commands — and a test binary would run its tests again inside a pod — so
+// then it is the ambientlab that `make build` puts beside the workload binary.
+func defaultMeshBinary(workloadBinary string) string {
+	if exe, err := os.Executable(); err == nil && filepath.Base(exe) == "ambientlab" {
+		return exe
+	}
+	return filepath.Join(filepath.Dir(workloadBinary), "ambientlab")
+}
 
 func (c *Cluster) meshLayout() istiod.Layout {
 	return istiod.Layout{Dir: filepath.Join(c.cfg.StateDir, "mesh")}

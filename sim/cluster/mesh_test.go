@@ -241,3 +241,12 @@ func BenchmarkUpAmbient2Nodes10Pods(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// TestDefaultMeshBinary: a test binary is never used as the mesh binary
+// (it would run its own tests in the istiod pod); ambientlab beside the
+// workload binary is.
+func TestDefaultMeshBinary(t *testing.T) {
+	if got, want := defaultMeshBinary("/opt/al/bin/ambientlab-workload"), "/opt/al/bin/ambientlab"; got != want {
+		t.Errorf("defaultMeshBinary = %q, want %q", got, want)
+	}
+}
