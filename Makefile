@@ -46,7 +46,7 @@ fmt:
 ## conformance: run the conformance suite on the built-in simulator (LABELS=AMBIENT-L4 for a subset)
 conformance: build
 	@mkdir -p $(REPORTS)
-	AMBIENTLAB_BIN_DIR=$(BIN) AMBIENTLAB_REPORT_DIR=$(REPORTS) $(GO) test -v -count=1 -timeout 20m ./conformance/ \
+	AMBIENTLAB_BIN_DIR=$(BIN) AMBIENTLAB_REPORT_DIR=$(REPORTS) AMBIENTLAB_VERSION=$(VERSION) $(GO) test -v -count=1 -timeout 20m ./conformance/ \
 	  -ginkgo.v -ginkgo.no-color=$(if $(CI),true,false) -ginkgo.label-filter='$(LABELS)' -ginkgo.junit-report=$(REPORTS)/ginkgo-junit.xml
 	@echo "reports in $(REPORTS)"
 

@@ -157,8 +157,9 @@ func checkStatus(where string, got Status, want levelTally) []error {
 // its results. A feature exercised by a core test is core and listed in
 // neither. Any other feature is supported if some extended test that was not
 // NOT_SUPPORTED exercises it (the implementation claimed it, even if the test
-// was filtered out), and unsupported if only NOT_SUPPORTED tests do. Both
-// lists are sorted; nil when empty.
+// was filtered out), and unsupported if only NOT_SUPPORTED tests, or tests
+// skipped because the implementation lacks a capability (SKIPPED with reason
+// not-supported), do. Both lists are sorted; nil when empty.
 func ExtendedFeatureSupport(profileTests []TestResult) (supported, unsupported []string) {
 	core, claimed, declined := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, t := range profileTests {
@@ -166,7 +167,7 @@ func ExtendedFeatureSupport(profileTests []TestResult) (supported, unsupported [
 			switch {
 			case t.Core:
 				core[f] = true
-			case t.Result == NotSupported:
+			case t.Result == NotSupported, t.Result == Skipped && t.Reason.Class == ReasonNotSupported:
 				declined[f] = true
 			default:
 				claimed[f] = true

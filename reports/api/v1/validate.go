@@ -177,8 +177,12 @@ func (t *TestResult) validateOutcome() []error {
 		switch {
 		case t.Reason.IsZero():
 			add("%s without a reason: every skip needs one of %v", t.Result, ReasonClasses)
-		case t.Reason.Class == ReasonNotSupported:
-			add("a skip for an unsupported feature is NOT_SUPPORTED, not %s", t.Result)
+		case t.Reason.Class == ReasonNotSupported && strings.TrimSpace(t.Message) == "":
+			// SKIPPED + not-supported: the backend or data plane under test lacks
+			// a capability the test needs (e.g. a reference component that has not
+			// landed yet). Unlike NOT_SUPPORTED (a feature the implementation
+			// declares unsupported) it may hit core tests, so it must say which.
+			add("a skip for a missing capability must name it in the message")
 		}
 	}
 	return errs
