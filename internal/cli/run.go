@@ -19,7 +19,9 @@ import (
 	"golang.org/x/sys/unix"
 	"sigs.k8s.io/yaml"
 
+	"github.com/ambientlab/ambientlab/conformance"
 	"github.com/ambientlab/ambientlab/conformance/runner"
+	v1 "github.com/ambientlab/ambientlab/reports/api/v1"
 	"github.com/ambientlab/ambientlab/scenarios"
 	"github.com/ambientlab/ambientlab/scenarios/manifest"
 	"github.com/ambientlab/ambientlab/sim/sandbox"
@@ -115,10 +117,10 @@ func runRun(cmd *cobra.Command, g *globalOptions, o *runOptions, paths []string)
 		return err
 	}
 	if o.reportDir != "" {
-		if err := writeResults(o.reportDir, results); err != nil {
+		if err := writeResults(o.reportDir, list, results); err != nil {
 			return &ExitError{Code: ExitEnvironment, Err: err}
 		}
-		fmt.Fprintf(cmd.ErrOrStderr(), "results written to %s\n", filepath.Join(o.reportDir, "results.json"))
+		fmt.Fprintf(cmd.ErrOrStderr(), "reports written to %s (report.yaml, junit.xml, summary.md, report.html, results.json)\n", o.reportDir)
 	}
 	if err := printResults(cmd.OutOrStdout(), o.output, results); err != nil {
 		return err
@@ -261,14 +263,22 @@ func printResults(w io.Writer, output string, results []runner.ScenarioResult) e
 	return nil
 }
 
-// writeResults writes the results as JSON. The typed conformance report
-// (reports/api/v1) is not available yet; this file is its input.
-func writeResults(dir string, results []runner.ScenarioResult) error {
+// writeResults writes the ConformanceReport set (the same files as `make
+// conformance`) plus the runner's raw per-step results as results.json.
+func writeResults(dir string, list []*scenarios.Resolved, results []runner.ScenarioResult) error {
 	b, err := json.MarshalIndent(results, "", "  ")
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, "results.json"), append(b, '\n'), 0o644)
+	if err := os.WriteFile(filepath.Join(dir, "results.json"), append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	_, err = conformance.WriteReport(dir, list, results, v1.Provenance{
+		HarnessVersion: Version,
+		Backend:        v1.BackendNetns,
+		DataPlane:      "ambientlab-reference",
+	})
+	return err
 }
 
 // newInnerRunCmd is the hidden entry point that runs inside the sandbox.
