@@ -1,0 +1,18 @@
+package bench
+
+import (
+	"os"
+	"testing"
+
+	"github.com/ambientlab/ambientlab/sim/sandbox"
+)
+
+// TestMain runs the package inside the sandbox: the benchmarks build a
+// cluster of network namespaces that must die with the run. sandbox.Main
+// serves the helper modes (pod exec) this binary is re-executed in.
+func TestMain(m *testing.M) {
+	if sandbox.Main() {
+		return
+	}
+	os.Exit(sandbox.RunTestsInSandbox(m))
+}
