@@ -59,22 +59,34 @@ func mustLoad(tb testing.TB, name, doc string) *manifest.Set {
 // run executes argv (host binary) in target and returns stdout and the exit code.
 func run(tb testing.TB, c *Cluster, target string, argv ...string) (string, int) {
 	tb.Helper()
+	out, _, code := runWithStderr(tb, c, target, argv...)
+	return out, code
+}
+
+// runWithStderr is run that also returns what the command wrote to stderr.
+func runWithStderr(tb testing.TB, c *Cluster, target string, argv ...string) (stdout, stderr string, code int) {
+	tb.Helper()
 	outR, outW, _ := os.Pipe()
+	errR, errW, _ := os.Pipe()
 	devnull, _ := os.Open(os.DevNull)
 	defer devnull.Close()
-	var out bytes.Buffer
-	done := make(chan struct{})
-	go func() { out.ReadFrom(outR); close(done) }()
+	var out, errOut bytes.Buffer
+	done := make(chan struct{}, 2)
+	go func() { out.ReadFrom(outR); done <- struct{}{} }()
+	go func() { errOut.ReadFrom(errR); done <- struct{}{} }()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	code, err := c.Exec(ctx, ExecRequest{Target: target, Argv: argv, Stdio: [3]*os.File{devnull, outW, devnull}}, nil)
+	code, err := c.Exec(ctx, ExecRequest{Target: target, Argv: argv, Stdio: [3]*os.File{devnull, outW, errW}}, nil)
 	outW.Close()
+	errW.Close()
+	<-done
 	<-done
 	outR.Close()
+	errR.Close()
 	if err != nil {
 		tb.Fatalf("exec %v: %v", argv, err)
 	}
-	return out.String(), code
+	return out.String(), errOut.String(), code
 }
 
 const baseManifest = `apiVersion: v1
