@@ -255,4 +255,3 @@ func TestDefaultMeshBinary(t *testing.T) {
 		t.Errorf("defaultMeshBinary = %q, want %q", got, want)
 	}
 }
-
