@@ -335,8 +335,9 @@ func decodeDocument(file string, doc, offset int, chunk []byte) (obj Object, ok 
 			Err: *obj.ErrorAt("apiVersion", "deprecated apiVersion %s; use %s", env.APIVersion, spec.Preferred)})
 	}
 	if spec.Class == ClassDeferred {
-		obj.warnings = append(obj.warnings, Warning{Code: WarnNotEnforced,
-			Err: *obj.ErrorAt("", "accepted, not yet enforced")})
+		if why := notEnforcedReason(obj); why != "" {
+			obj.warnings = append(obj.warnings, Warning{Code: WarnNotEnforced, Err: *obj.ErrorAt("", "%s", why)})
+		}
 	}
 	return obj, true, nil
 }
