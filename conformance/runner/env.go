@@ -19,6 +19,7 @@ type env struct {
 	c        *cluster.Cluster
 	opts     Options
 	timeouts scenarios.Timeouts
+	name     string // the scenario's, for evidence paths
 }
 
 // execResult is what a command run in a pod produced.

@@ -16,7 +16,8 @@ import (
 )
 
 // probeOnce runs the probe client in the source pod and returns its result.
-func (e *env) probeOnce(ctx context.Context, from string, req scenarios.ProbeRequest) (probe.Result, error) {
+// canary is the attempt's random payload marker.
+func (e *env) probeOnce(ctx context.Context, from string, req scenarios.ProbeRequest, canary string) (probe.Result, error) {
 	argv := []string{e.opts.WorkloadBinary, "probe", "--timeout", req.Timeout.String()}
 	if req.URL != "" {
 		argv = append(argv, "--url", req.URL)
@@ -40,7 +41,7 @@ func (e *env) probeOnce(ctx context.Context, from string, req scenarios.ProbeReq
 	if req.HTTP2 {
 		argv = append(argv, "--http2")
 	}
-	argv = append(argv, "--payload-canary", canary())
+	argv = append(argv, "--payload-canary", canary)
 	// The client bounds itself by req.Timeout; the margin covers exec setup.
 	ctx, cancel := context.WithTimeout(ctx, req.Timeout+5*time.Second)
 	defer cancel()
@@ -104,14 +105,17 @@ func (e *env) probeStep(ctx context.Context, a *scenarios.ProbeAction, sr *StepR
 		}
 	}
 	var last ProbeEvidence
+	var lastWire *wireAttempt
 	r := converge(ctx, a.Convergence, func(ctx context.Context) (bool, string) {
-		got, err := e.probeOnce(ctx, a.From, req)
-		if err != nil {
-			return false, err.Error()
-		}
-		last = evidence(a.From, req.Target(), got)
-		return checkProbe(want, got)
+		last = ProbeEvidence{From: a.From, Target: req.Target()}
+		wire, ok, why := e.probeAttempt(ctx, a.From, req, want, &last)
+		lastWire = wire
+		return ok, why
 	})
+	if lastWire != nil {
+		e.keepCapture(a.Index, lastWire)
+		last.Wire = &lastWire.evidence
+	}
 	sr.Probes = []ProbeEvidence{last}
 	return e.finish(r, sr)
 }
@@ -121,9 +125,8 @@ func evidence(from, target string, got probe.Result) ProbeEvidence {
 		Latency: got.LatencyMS, Error: got.Error, SourceIP: observedSourceIP(got.Body), LocalAddr: got.LocalAddr}
 }
 
-// checkProbe compares one probe result with expectations. Expectations that
-// need capabilities (identity, path, capture) never get here on a backend
-// without them: the scenario is skipped first.
+// checkProbe compares one probe result with what the client itself reports;
+// identity, path and capture need evidence from elsewhere (probeAttempt).
 func checkProbe(want scenarios.ProbeExpectation, got probe.Result) (bool, string) {
 	var problems []string
 	if string(got.Outcome) != string(want.Outcome) {
@@ -215,7 +218,7 @@ func (e *env) matrixStep(ctx context.Context, a *scenarios.MatrixAction, sr *Ste
 		for r := range cells {
 			got.Cells[r] = make([]scenarios.Cell, len(a.Targets))
 			for c, cl := range cells[r] {
-				res, err := e.probeOnce(ctx, cl.from, cl.req)
+				res, err := e.probeOnce(ctx, cl.from, cl.req, canary())
 				if err != nil {
 					return false, fmt.Sprintf("%s → %s: %v", a.Sources[r].Label, a.Targets[c].Label, err)
 				}

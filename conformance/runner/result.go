@@ -129,6 +129,13 @@ type ProbeEvidence struct {
 	Error     string            `json:"error,omitempty"`
 	SourceIP  string            `json:"observedSourceIP,omitempty"`
 	LocalAddr string            `json:"localAddr,omitempty"`
+	// Path and ObservedIdentity are read from the ztunnels' access logs,
+	// AccessLog holds the matching lines (expectations path, observedIdentity).
+	Path             []string `json:"observedPath,omitempty"`
+	ObservedIdentity string   `json:"observedIdentity,omitempty"`
+	AccessLog        []string `json:"accessLog,omitempty"`
+	// Wire is the fabric capture taken around the probe (noPlaintext).
+	Wire *WireEvidence `json:"wire,omitempty"`
 }
 
 // Summary counts verdicts.

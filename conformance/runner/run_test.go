@@ -19,7 +19,7 @@ func testOptions(t *testing.T) Options {
 	sandbox.Require(t)
 	return Options{
 		WorkloadBinary: filepath.Join(testutil.MustBinDir(t), "ambientlab-workload"),
-		StateRoot:      t.TempDir(),
+		StateRoot:      shortTempDir(t),
 		DumpRoot:       t.TempDir(),
 	}
 }
@@ -53,9 +53,6 @@ func TestRunSimulatorLibrary(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	for _, r := range RunAll(ctx, list, opts) {
-		if r.Result == Skipped && r.Name == "policy-tightened-mid-run" {
-			continue // a mesh scenario in failure/; see TestMeshScenarioSkipped
-		}
 		if r.Result != Succeeded {
 			t.Errorf("%s: %s: %s", r.Name, r.Result, r.Reason)
 			continue
@@ -70,14 +67,14 @@ func TestRunSimulatorLibrary(t *testing.T) {
 
 // TestRunTwiceSameVerdicts: a fresh cluster per scenario means a second run
 // gives the same verdicts, including for a scenario that changes the
-// cluster mid-run.
+// cluster mid-run and one that runs the mesh (capabilities detected).
 func TestRunTwiceSameVerdicts(t *testing.T) {
 	opts := testOptions(t)
 	list := loadLibrary(t, "simulator/runtime-apply-delete.yaml", "simulator/reachability-matrix.yaml", "l4/deny-principal.yaml")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	first, second := verdicts(RunAll(ctx, list, opts)), verdicts(RunAll(ctx, list, opts))
-	want := "l4-deny-principal=SKIPPED reachability-matrix=SUCCEEDED runtime-apply-delete=SUCCEEDED "
+	want := "l4-deny-principal=SUCCEEDED reachability-matrix=SUCCEEDED runtime-apply-delete=SUCCEEDED "
 	if first != want || second != want {
 		t.Errorf("first run: %s\nsecond run: %s\nwant: %s", first, second, want)
 	}
@@ -170,12 +167,12 @@ sleep  200 ✗ want reset  418
 // cluster is created.
 func TestMeshScenarioSkipped(t *testing.T) {
 	list := loadLibrary(t, "l4/rogue-client.yaml")
-	res := Run(context.Background(), list[0], Options{StateRoot: "/nonexistent"})
+	res := Run(context.Background(), list[0], Options{StateRoot: "/nonexistent", Capabilities: SimulatorCapabilities()})
 	want := "not-supported: ztunnel not implemented yet (needed by L4AuthorizationAllow, AmbientCapture)"
 	if res.Result != Skipped || res.Reason.String() != want || len(res.Steps) != 0 {
 		t.Errorf("got %s %q, want SKIPPED %q", res.Result, res.Reason, want)
 	}
-	res = Run(context.Background(), list[0], Options{StateRoot: "/nonexistent", UnsupportedFeatures: []scenarios.FeatureName{scenarios.L4AuthorizationAllow}})
+	res = Run(context.Background(), list[0], Options{StateRoot: "/nonexistent", Capabilities: SimulatorCapabilities(), UnsupportedFeatures: []scenarios.FeatureName{scenarios.L4AuthorizationAllow}})
 	if res.Result != NotSupported {
 		t.Errorf("with an unsupported feature: got %s", res.Result)
 	}

@@ -54,6 +54,10 @@ type Options struct {
 	// DumpRoot, when set, receives a state dump directory per failed scenario.
 	DumpRoot     string
 	Capabilities Capabilities
+	// DetectCapabilities decides the ClusterDecided capabilities from each
+	// running cluster instead of skipping scenarios that need them. Left
+	// nil, Capabilities is detected: HostCapabilities plus this.
+	DetectCapabilities bool
 	// UnsupportedFeatures makes scenarios exercising them NOT_SUPPORTED.
 	UnsupportedFeatures []scenarios.FeatureName
 	// Progress, when set, is called as scenarios and steps start and end.
@@ -82,7 +86,7 @@ type Event struct {
 
 func (o *Options) defaults() {
 	if o.Capabilities == nil {
-		o.Capabilities = SimulatorCapabilities()
+		o.Capabilities, o.DetectCapabilities = HostCapabilities(), true
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
@@ -140,7 +144,8 @@ func run(ctx context.Context, r *scenarios.Resolved, opts Options, index, total 
 		res.Reason = Reason{Code: ReasonNotSupported, Message: "features not supported by the implementation: " + strings.Join(unsupported, ", ")}
 		return res
 	}
-	if missing := opts.Capabilities.Missing(r.Requires); len(missing) > 0 {
+	missing, deferred := opts.splitMissing(r.Requires)
+	if len(missing) > 0 {
 		res.Result, res.Missing = Skipped, missing
 		res.Reason = Reason{Code: ReasonNotSupported, Message: missingMessage(r, missing)}
 		return res
@@ -161,7 +166,14 @@ func run(ctx context.Context, r *scenarios.Resolved, opts Options, index, total 
 		return res
 	}
 	defer c.Close()
-	e := &env{c: c, opts: opts, timeouts: r.Timeouts}
+	caps, still, why := decideAfterSetup(c, opts.Capabilities, deferred)
+	if len(still) > 0 {
+		res.Result, res.Missing = Skipped, still
+		res.Reason = Reason{Code: ReasonNotSupported, Message: clusterMissingMessage(r, still, why)}
+		return res
+	}
+	opts.Capabilities = caps
+	e := &env{c: c, opts: opts, timeouts: r.Timeouts, name: r.Name}
 	res.Result = Succeeded
 	for _, a := range r.Steps {
 		sr := e.step(ctx, a)
