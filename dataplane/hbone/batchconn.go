@@ -75,6 +75,15 @@ func (b *batchConn) endBatch() error {
 	return b.flushLocked()
 }
 
+// abortBatch returns to pass-through mode and drops anything held: used
+// when a frame write failed and the connection is being closed.
+func (b *batchConn) abortBatch() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.hold = false
+	b.buf = b.buf[:0]
+}
+
 func (b *batchConn) flushLocked() error {
 	if len(b.buf) == 0 {
 		return nil

@@ -35,6 +35,9 @@ func (c *conn) unlockWrite(err error) error {
 	if err == nil {
 		err = c.flushLocked()
 	}
+	if err != nil && c.bc != nil {
+		c.bc.abortBatch() // the connection is closing: drop what a failed frame left held
+	}
 	c.writeStart.Store(0)
 	c.wmu.Unlock()
 	if err != nil {
@@ -58,6 +61,12 @@ func (c *conn) writeData(s *Stream, p []byte, end bool) error {
 	}
 	if end {
 		s.wclosed = true
+	}
+	if c.bc != nil {
+		// A frame larger than the bufio buffer bypasses it straight into
+		// tls.Conn; holding the batch first keeps all of its records for
+		// the single write that unlockWrite's flush makes.
+		c.bc.beginBatch()
 	}
 	return c.unlockWrite(c.fr.WriteData(s.id, end, p))
 }
