@@ -20,6 +20,9 @@ import (
 	"github.com/ambientlab/ambientlab/sim/topology"
 )
 
+// maxUnixSocketPath is sun_path's size (108) less the terminating NUL.
+const maxUnixSocketPath = 107
+
 // Config is the immutable configuration of one cluster run.
 type Config struct {
 	Name          string
@@ -68,6 +71,10 @@ func (c *Config) validate() error {
 	}
 	if c.StateDir == "" {
 		errs = append(errs, errors.New("state dir: not set"))
+	} else if longest := filepath.Join(c.StateDir, "mesh", "zds", fmt.Sprintf("node-%d.sock", c.Nodes-1)); len(longest) > maxUnixSocketPath {
+		// The mesh's ZDS sockets live under the state dir; a longer path
+		// makes istiod fail to listen, so say so up front.
+		errs = append(errs, fmt.Errorf("state dir %s: too long for the mesh's unix sockets (%s is %d bytes, the limit is %d); use a shorter directory", c.StateDir, longest, len(longest), maxUnixSocketPath))
 	}
 	if c.MeshBinary == "" {
 		c.MeshBinary = defaultMeshBinary(c.WorkloadBinary)

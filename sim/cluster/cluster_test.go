@@ -324,3 +324,17 @@ func BenchmarkUp2Nodes10Pods(b *testing.B) { benchmarkUp(b, 2, 10) }
 
 // BenchmarkUp10Nodes1000Pods: issue #2 target ≤ 30 s and ≤ 2 GiB total.
 func BenchmarkUp10Nodes1000Pods(b *testing.B) { benchmarkUp(b, 10, 1000) }
+
+func TestConfigRejectsStateDirTooLongForSockets(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.WorkloadBinary = os.Args[0] // exists
+	cfg.StateDir = "/tmp/" + strings.Repeat("d", 90)
+	err := cfg.validate()
+	if err == nil || !strings.Contains(err.Error(), "too long for the mesh's unix sockets") {
+		t.Fatalf("validate() = %v", err)
+	}
+	cfg.StateDir = "/tmp/short"
+	if err := cfg.validate(); err != nil {
+		t.Fatalf("short state dir rejected: %v", err)
+	}
+}
