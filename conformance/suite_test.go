@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,7 +11,6 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/ambientlab/ambientlab/conformance/runner"
-	"github.com/ambientlab/ambientlab/internal/testutil"
 	v1 "github.com/ambientlab/ambientlab/reports/api/v1"
 	"github.com/ambientlab/ambientlab/scenarios"
 	"github.com/ambientlab/ambientlab/sim/sandbox"
@@ -36,50 +34,30 @@ var (
 	// library is loaded while the spec tree is built, so every scenario is a spec.
 	library, libraryErr = scenarios.LoadLibrary()
 
-	resultsMu sync.Mutex
-	results   []runner.ScenarioResult
+	// byName holds the results the parallel run produced (BeforeSuite).
+	byName map[string]runner.ScenarioResult
 )
 
-// One spec per library scenario, labelled by profile, core/extended and
-// feature, so `make conformance LABELS=AMBIENT-L4` or
-// LABELS='Feature:SimulatorDNS' selects a subset. Scenarios run one after
-// another: every cluster uses the same address plan inside the sandbox.
-var _ = Describe("ambientlab conformance", Serial, func() {
-	It("loads the scenario library", Label("Core"), func() {
-		Expect(libraryErr).NotTo(HaveOccurred())
-		Expect(library).NotTo(BeEmpty())
-	})
+// The selected scenarios run in parallel before the specs (see
+// parallel_test.go); each spec then reports its scenario's verdict with its
+// evidence. Specs are labelled by profile, core/extended and feature, so
+// `make conformance LABELS=AMBIENT-L4` or LABELS='Feature:SimulatorDNS'
+// selects a subset.
+var _ = BeforeSuite(func() {
+	Expect(libraryErr).NotTo(HaveOccurred())
+	list, err := selected(library, GinkgoLabelFilter())
+	Expect(err).NotTo(HaveOccurred())
+	start := time.Now()
+	byName, err = runAll(context.Background(), list, workers(), dumpRoot())
+	Expect(err).NotTo(HaveOccurred())
+	GinkgoWriter.Printf("ran %d scenarios with %d workers in %s\n", len(list), workers(), time.Since(start).Round(time.Millisecond))
+})
+
+var _ = Describe("ambientlab conformance", func() {
 	for _, sc := range library {
-		labels := Labels{string(sc.Profile)}
-		if isCore(sc) {
-			labels = append(labels, "Core")
-		} else {
-			labels = append(labels, "Extended")
-		}
-		for _, f := range sc.Features {
-			labels = append(labels, "Feature:"+string(f))
-		}
-		It(sc.Name, labels, func() {
-			bins, err := testutil.BinDir()
-			Expect(err).NotTo(HaveOccurred())
-			// A short state root: the mesh's unix sockets live under it and
-			// socket paths are limited to 108 bytes.
-			stateRoot, err := os.MkdirTemp("", "alc-")
-			Expect(err).NotTo(HaveOccurred())
-			DeferCleanup(os.RemoveAll, stateRoot)
-			// Capabilities are detected from the running cluster: mesh
-			// scenarios run exactly when the ztunnels are up and ready.
-			opts := runner.Options{
-				WorkloadBinary: filepath.Join(bins, "ambientlab-workload"),
-				StateRoot:      stateRoot,
-				DumpRoot:       dumpRoot(),
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-			defer cancel()
-			res := runner.Run(ctx, sc, opts)
-			resultsMu.Lock()
-			results = append(results, res)
-			resultsMu.Unlock()
+		It(sc.Name, Labels(scenarioLabels(sc)), func() {
+			res, ok := byName[sc.Name]
+			Expect(ok).To(BeTrue(), "scenario %s was selected but has no result", sc.Name)
 			for _, st := range res.Steps {
 				AddReportEntry(st.Name, ReportEntryVisibilityFailureOrVerbose, st)
 			}
@@ -109,8 +87,10 @@ var _ = ReportAfterSuite("ConformanceReport", func(Report) {
 	if dir == "" || libraryErr != nil {
 		return
 	}
-	resultsMu.Lock()
-	defer resultsMu.Unlock()
+	var results []runner.ScenarioResult
+	for _, r := range byName {
+		results = append(results, r)
+	}
 	rep, err := WriteReport(dir, library, results, v1.Provenance{
 		HarnessVersion: os.Getenv("AMBIENTLAB_VERSION"), // the Makefile passes git describe
 		Backend:        v1.BackendNetns,

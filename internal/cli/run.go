@@ -30,6 +30,7 @@ import (
 type runOptions struct {
 	output         string
 	reportDir      string
+	dumpDir        string
 	noProgress     bool
 	workloadBinary string
 }
@@ -58,7 +59,8 @@ Exit code 1 when any scenario FAILED; SKIPPED and NOT_SUPPORTED are never passes
 		RunE: func(cmd *cobra.Command, args []string) error { return runRun(cmd, g, o, args) },
 	}
 	cmd.Flags().StringVarP(&o.output, "output", "o", "table", "output format: table, yaml or json")
-	cmd.Flags().StringVar(&o.reportDir, "report-dir", "", "write results.json and failure state dumps here")
+	cmd.Flags().StringVar(&o.reportDir, "report-dir", "", "write the ConformanceReport set, results.json and failure state dumps here")
+	cmd.Flags().StringVar(&o.dumpDir, "dump-dir", "", "write failure state dumps here (default: REPORT-DIR/dumps)")
 	cmd.Flags().BoolVar(&o.noProgress, "no-progress", false, "no progress output on stderr")
 	cmd.Flags().StringVar(&o.workloadBinary, "workload-binary", "", "path of ambientlab-workload (default: next to this binary)")
 	return cmd
@@ -95,15 +97,24 @@ func runRun(cmd *cobra.Command, g *globalOptions, o *runOptions, paths []string)
 		return &ExitError{Code: ExitEnvironment, Err: fmt.Errorf("workload binary %s: %w (build it with `make build`)", o.workloadBinary, err)}
 	}
 	args := []string{"__run", "--workload-binary", o.workloadBinary, "--log-level", g.logLevel}
-	if o.reportDir != "" {
-		abs, err := filepath.Abs(o.reportDir)
+	dumps := o.dumpDir
+	if dumps == "" && o.reportDir != "" {
+		dumps = filepath.Join(o.reportDir, "dumps")
+	}
+	if dumps != "" {
+		abs, err := filepath.Abs(dumps)
 		if err != nil {
 			return err
 		}
 		if err := os.MkdirAll(abs, 0o755); err != nil {
 			return &ExitError{Code: ExitEnvironment, Err: err}
 		}
-		args = append(args, "--dump-root", filepath.Join(abs, "dumps"))
+		args = append(args, "--dump-root", abs)
+	}
+	if o.reportDir != "" {
+		if err := os.MkdirAll(o.reportDir, 0o755); err != nil {
+			return &ExitError{Code: ExitEnvironment, Err: err}
+		}
 	}
 	for _, r := range list {
 		abs, err := filepath.Abs(r.File)
