@@ -36,8 +36,9 @@ func (e *env) podsReady() (bool, string) {
 }
 
 // dumpState captures what a reader needs to understand a failure before the
-// cluster is torn down: pods, services (JSON, as `get -o json` prints them)
-// and every container log.
+// cluster is torn down: nodes, pods, services (JSON, as `get -o json` prints
+// them), the kube-proxy rules, each ztunnel's config dump and every container
+// log (ztunnel access logs included).
 func dumpState(ctx context.Context, c *cluster.Cluster, dir string) error {
 	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o755); err != nil {
 		return err
@@ -49,6 +50,13 @@ func dumpState(ctx context.Context, c *cluster.Cluster, dir string) error {
 			err = os.WriteFile(filepath.Join(dir, kind+".json"), b, 0o644)
 		}
 		errs = append(errs, err)
+	}
+	errs = append(errs, os.WriteFile(filepath.Join(dir, "service-rules.nft"), []byte(c.ServiceRules()), 0o644))
+	dumps, err := c.ConfigDumps(ctx)
+	errs = append(errs, err)
+	for pod, b := range dumps {
+		name := "config_dump_" + strings.ReplaceAll(pod, "/", "_") + ".json"
+		errs = append(errs, os.WriteFile(filepath.Join(dir, name), b, 0o644))
 	}
 	for _, p := range c.Model().Pods {
 		for _, ct := range p.Containers {

@@ -151,7 +151,7 @@ sleep  200 ✗ want reset  418
 	if !strings.Contains(msg, "(not 3 consecutive passes within 1s:") {
 		t.Errorf("reason does not say how convergence failed:\n%s", msg)
 	}
-	for _, f := range []string{"pods.json", "services.json", "nodes.json"} {
+	for _, f := range []string{"pods.json", "services.json", "nodes.json", "service-rules.nft"} {
 		if _, err := os.Stat(filepath.Join(res.DumpDir, f)); err != nil {
 			t.Errorf("state dump: %v", err)
 		}

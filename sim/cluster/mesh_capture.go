@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
-	"net/http"
 	"slices"
 	"sort"
 	"strings"
@@ -93,26 +91,12 @@ type ztunnelConfig struct {
 // ztunnelServes reports whether zt serves exactly want (sorted uids) and
 // knows each of their workloads; otherwise it says what is missing.
 func ztunnelServes(ctx context.Context, zt *podRuntime, want []string) (bool, string) {
-	ns := zt.netns.NS()
-	client := &http.Client{Transport: &http.Transport{
-		DisableKeepAlives: true,
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return ns.DialContext(ctx, "tcp", fmt.Sprintf("127.0.0.1:%d", portAdmin))
-		},
-	}}
-	rctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, http.MethodGet, "http://ztunnel/config_dump", nil)
-	if err != nil {
-		return false, err.Error()
-	}
-	resp, err := client.Do(req)
+	body, err := adminGet(ctx, zt, "/config_dump")
 	if err != nil {
 		return false, "ztunnel admin not answering: " + err.Error()
 	}
-	defer resp.Body.Close()
 	var cfg ztunnelConfig
-	if err := json.NewDecoder(resp.Body).Decode(&cfg); err != nil {
+	if err := json.Unmarshal(body, &cfg); err != nil {
 		return false, "config_dump: " + err.Error()
 	}
 	slices.Sort(cfg.Pods)
