@@ -92,6 +92,16 @@ func TestAmbientBasic(t *testing.T) {
 	}
 	defer c.Close()
 	sleep, notsleep, httpbin := podOf(t, c, "sleep"), podOf(t, c, "notsleep"), podOf(t, c, "httpbin")
+
+	// Each ztunnel's config dump (what failure state dumps keep) lists the
+	// pods it serves.
+	dumps, err := c.ConfigDumps(ctx)
+	if err != nil || len(dumps) != 2 {
+		t.Fatalf("ConfigDumps: %d dumps, %v", len(dumps), err)
+	}
+	if d := string(dumps["istio-system/ztunnel-"+httpbin.Node]); !strings.Contains(d, httpbin.Name) {
+		t.Errorf("ztunnel on %s: config dump does not mention %s", httpbin.Node, httpbin.Name)
+	}
 	// The placement is deterministic; the assertions below rely on it.
 	if sleep.Node == httpbin.Node || notsleep.Node != httpbin.Node {
 		t.Fatalf("placement changed: sleep %s, notsleep %s, httpbin %s", sleep.Node, notsleep.Node, httpbin.Node)
