@@ -1,0 +1,169 @@
+package waypoint_test
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ambientlab/ambientlab/dataplane/policy"
+	"github.com/ambientlab/ambientlab/dataplane/waypoint"
+	"github.com/ambientlab/ambientlab/dataplane/waypoint/jwtauthn"
+	"github.com/ambientlab/ambientlab/dataplane/waypoint/jwtauthn/jwttest"
+	"github.com/ambientlab/ambientlab/dataplane/waypoint/pathnorm"
+)
+
+var (
+	testNow  = time.Date(2026, 11, 22, 5, 0, 0, 0, time.UTC)
+	clientID = policy.NewIdentity("cluster.local", "clients", "curl")
+	svcVIP   = netip.MustParseAddr("10.96.0.10")
+)
+
+// seen is one request as the upstream received it.
+type seen struct {
+	Method, Host, Target string
+	Header               http.Header
+	Body                 string
+}
+
+// recorder is the upstream: it proves which requests got through.
+type recorder struct {
+	mu   sync.Mutex
+	reqs []seen
+}
+
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	var body []byte
+	if req.Body != nil {
+		body, _ = io.ReadAll(req.Body)
+		req.Body.Close()
+	}
+	r.mu.Lock()
+	r.reqs = append(r.reqs, seen{req.Method, req.Host, req.URL.RequestURI(), req.Header.Clone(), string(body)})
+	r.mu.Unlock()
+	return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"text/plain"}},
+		Body: io.NopCloser(strings.NewReader("ok")), Request: req}, nil
+}
+
+func (r *recorder) take() []seen {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.reqs
+	r.reqs = nil
+	return out
+}
+
+// fixture is reliability §3 W's default fixture: a DENY on an admin-style
+// prefix and exact paths, plus header, host and method DENYs, an ALLOW for the
+// client identity, and JWT-guarded paths (ambient-semantics §8).
+type fixture struct {
+	srv      *httptest.Server
+	upstream *recorder
+	iss      *jwttest.Issuer
+}
+
+const issuerName = "https://issuer.example"
+
+func pol(name string, action policy.Action, rules ...policy.Rule) *policy.Policy {
+	return &policy.Policy{Name: name, Namespace: "apps", Scope: policy.ScopeWorkloadSelector, Action: action, Rules: rules}
+}
+
+// rule ANDs clauses; each clause is one Match here.
+func rule(ms ...policy.Match) policy.Rule {
+	r := policy.Rule{}
+	for _, m := range ms {
+		r.Clauses = append(r.Clauses, policy.Clause{Matches: []policy.Match{m}})
+	}
+	return r
+}
+
+func fixturePolicies() []*policy.Policy {
+	ex, pre := policy.Exact, policy.Prefix
+	return []*policy.Policy{
+		pol("deny-admin", policy.ActionDeny, rule(policy.Match{Paths: []policy.StringMatch{ex("/admin"), pre("/admin/"), ex("/private")}})),
+		pol("deny-mallory", policy.ActionDeny, rule(policy.Match{Headers: []policy.HeaderMatch{{Name: "x-user", Values: []policy.StringMatch{ex("mallory")}}}})),
+		// hosts: ["blocked.example.com"] as the converter emits it (port-less).
+		pol("deny-host", policy.ActionDeny, rule(policy.Match{Headers: []policy.HeaderMatch{{Name: policy.AttrAuthorityHost, Values: []policy.StringMatch{ex("blocked.example.com")}}}})),
+		pol("deny-delete", policy.ActionDeny, rule(policy.Match{Methods: []string{"DELETE"}})),
+		pol("internal-from-10", policy.ActionDeny, rule(policy.Match{Paths: []policy.StringMatch{pre("/internal/")}},
+			policy.Match{NotRemoteIPs: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})),
+		pol("allow", policy.ActionAllow,
+			rule(policy.Match{Principals: []policy.StringMatch{ex(clientID.Principal())}}, policy.Match{NotPaths: []policy.StringMatch{pre("/jwt/")}}),
+			rule(policy.Match{Paths: []policy.StringMatch{pre("/jwt/")}}, policy.Match{RequestPrincipals: []policy.StringMatch{ex(issuerName + "/alice")}}),
+			rule(policy.Match{Paths: []policy.StringMatch{ex("/jwt/public")}}),
+		),
+	}
+}
+
+func newFixture(t *testing.T, mode pathnorm.Mode) *fixture {
+	t.Helper()
+	f := &fixture{upstream: &recorder{}, iss: jwttest.NewIssuer(issuerName, "k1")}
+	authn, err := jwtauthn.New(jwtauthn.Config{Now: func() time.Time { return testNow },
+		Rules: []jwtauthn.Rule{{Issuer: f.iss.Name, JWKS: f.iss.JWKS()}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := fixturePolicies()
+	for _, p := range ps {
+		if err := p.Validate(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wp, err := waypoint.New(waypoint.Config{
+		Normalization: mode,
+		Policies:      func(*waypoint.Exchange) []*policy.Policy { return ps },
+		Authenticator: func(*waypoint.Exchange) *jwtauthn.Authenticator { return authn },
+		Upstream:      f.upstream,
+		NewRequestID:  func() string { return "rid-1" },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.srv = httptest.NewUnstartedServer(wp)
+	f.srv.Config.MaxHeaderBytes = 64 << 10 // reliability §6 hardening
+	f.srv.Config.ReadHeaderTimeout = 5 * time.Second
+	f.srv.Config.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		src := netip.MustParseAddrPort(c.RemoteAddr().String())
+		return waypoint.WithPeer(ctx, waypoint.Peer{SourceIP: src.Addr(), Identity: clientID, DestinationIP: svcVIP, DestPort: 8000})
+	}
+	f.srv.Start()
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// exchange writes raw bytes on a fresh connection and reads n responses.
+func (f *fixture) exchange(t *testing.T, raw string, n int) []int {
+	t.Helper()
+	c, err := net.Dial("tcp", f.srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, raw); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	var codes []int
+	for range n {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			break
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		codes = append(codes, resp.StatusCode)
+	}
+	return codes
+}
+
+func (f *fixture) token(sub string, extra map[string]any) string {
+	return f.iss.Sign(f.iss.Claims(sub, testNow, extra))
+}
