@@ -20,20 +20,11 @@ func netipUnmap(a netip.AddrPort) netip.AddrPort {
 // :15001: recover the original destination, Plan, then HBONE, plain TCP
 // or passthrough, or a reset for a refusal.
 func (pp *podProxy) handleOutbound(ctx context.Context, c net.Conn) {
-	release, ok := pp.p.drainer.Track()
-	defer release()
+	src, origDst, release, ok := pp.admitRedirected(c, "outbound connection")
 	if !ok {
-		resetConn(c)
 		return
 	}
-	src := addrPortOf(c.RemoteAddr())
-	origDst, err := pp.p.cfg.OriginalDst(c)
-	if err != nil {
-		pp.log.Warn("outbound connection without original destination", "src", src, "err", err)
-		resetConn(c)
-		return
-	}
-	origDst = netipUnmap(origDst)
+	defer release()
 	info := connInfo{direction: DirectionOutbound, security: SecurityUnknown, srcAddr: src, dstAddr: origDst}
 	w, ok := pp.workload(ctx)
 	if !ok {
@@ -152,4 +143,27 @@ func (pp *podProxy) fastPath(ctx context.Context, c net.Conn, dp *podProxy, out 
 	client, _ := halfCloser(c)
 	up, _ := halfCloser(adm.upstream)
 	pp.p.proxyCopy(adm.ctx, tOut, client, up, tIn)
+}
+
+// admitRedirected is the common start of a connection that in-pod capture
+// redirected to one of the pod's listeners: register it with the drainer
+// (refused while draining) and recover its source and original destination.
+// On failure the connection has been reset; on success the caller must call
+// release when the connection ends.
+func (pp *podProxy) admitRedirected(c net.Conn, what string) (src, dst netip.AddrPort, release func(), ok bool) {
+	release, ok = pp.p.drainer.Track()
+	if !ok {
+		release()
+		resetConn(c)
+		return src, dst, nil, false
+	}
+	src = addrPortOf(c.RemoteAddr())
+	dst, err := pp.p.cfg.OriginalDst(c)
+	if err != nil {
+		pp.log.Warn(what+" without original destination", "src", src, "err", err)
+		release()
+		resetConn(c)
+		return src, dst, nil, false
+	}
+	return src, netipUnmap(dst), release, true
 }

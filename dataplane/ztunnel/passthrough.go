@@ -15,20 +15,11 @@ import (
 // exemptions as notDestinationPorts) rejects it. A refusal resets the
 // client (SO_LINGER 0), as ztunnel does (reliability Z1).
 func (pp *podProxy) handlePassthrough(ctx context.Context, c net.Conn) {
-	release, ok := pp.p.drainer.Track()
-	defer release()
+	src, dst, release, ok := pp.admitRedirected(c, "plaintext inbound")
 	if !ok {
-		resetConn(c)
 		return
 	}
-	src := addrPortOf(c.RemoteAddr())
-	dst, err := pp.p.cfg.OriginalDst(c)
-	if err != nil {
-		pp.log.Warn("plaintext inbound without original destination", "src", src, "err", err)
-		resetConn(c)
-		return
-	}
-	dst = netipUnmap(dst)
+	defer release()
 	st := pp.p.State()
 	info := connInfo{direction: DirectionInbound, security: SecurityUnknown, srcAddr: src, dstAddr: dst}
 	if w, ok := st.WorkloadByIP(src.Addr()); ok {
