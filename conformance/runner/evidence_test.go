@@ -16,32 +16,7 @@ import (
 
 // plaintextCrossNode probes httpbin on node-0 from sleep on node-1 over
 // plain HTTP (no mesh) and wrongly expects no plaintext on the wire.
-const plaintextCrossNode = `apiVersion: v1
-kind: Namespace
-metadata: {name: demo}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: httpbin, namespace: demo}
-spec:
-  selector: {matchLabels: {app: httpbin}}
-  template:
-    metadata: {labels: {app: httpbin}}
-    spec: {containers: [{name: httpbin, image: docker.io/kennethreitz/httpbin, ports: [{name: http, containerPort: 80}]}]}
----
-apiVersion: v1
-kind: Service
-metadata: {name: httpbin, namespace: demo}
-spec: {selector: {app: httpbin}, ports: [{name: http, port: 8000, targetPort: 80}]}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: sleep, namespace: demo}
-spec:
-  selector: {matchLabels: {app: sleep}}
-  template: {metadata: {labels: {app: sleep}}, spec: {containers: [{name: sleep, image: curlimages/curl, command: [sleep, infinity]}]}}
----
-apiVersion: ambientlab.io/v1alpha1
+const plaintextCrossNode = demoHTTPBinAndSleep + `apiVersion: ambientlab.io/v1alpha1
 kind: Scenario
 metadata: {name: plaintext-cross-node}
 spec:
