@@ -59,6 +59,9 @@ type Exchange struct {
 	Header    http.Header
 	Auth      jwtauthn.Result
 	RequestID string
+	// Record collects what happened (response flags, details, backend,
+	// upstream host) for telemetry; never nil inside the chain.
+	Record *Record
 }
 
 // Reject is a filter's refusal. Body is sent as text/plain.

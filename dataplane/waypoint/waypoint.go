@@ -65,21 +65,25 @@ func New(cfg Config) (*Waypoint, error) {
 // information) is refused: the engine never guesses an identity.
 func (w *Waypoint) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	peer, ok := PeerFromContext(r.Context())
-	ex := &Exchange{Req: r, Peer: peer, RequestID: requestID(r, w.newID)}
+	ctx, rec := ensureRecord(r.Context())
+	ex := &Exchange{Req: r, Peer: peer, RequestID: requestID(r, w.newID), Record: rec}
+	rec.SetRequestID(ex.RequestID)
 	var err error
 	if !ok {
 		err = &Reject{Status: http.StatusInternalServerError, Body: "missing connection peer", Filter: "waypoint", Reason: "no Peer in context"}
 	} else {
-		err = w.chain.ServeL7(r.Context(), rw, ex)
+		err = w.chain.ServeL7(ctx, rw, ex)
 	}
 	var rej *Reject
 	switch {
 	case err == nil:
+		rec.setDetailsIfEmpty(DetailsViaUpstream)
 		return
 	case errors.As(err, &rej):
 	default:
 		rej = &Reject{Status: http.StatusInternalServerError, Body: "internal error", Filter: "waypoint", Reason: err.Error()}
 	}
+	rec.noteReject(rej)
 	w.logger.Info("request rejected", "filter", rej.Filter, "status", rej.Status, "reason", rej.Reason,
 		"method", r.Method, "target", r.RequestURI, "request_id", ex.RequestID)
 	h := rw.Header()
