@@ -111,7 +111,7 @@ func ServiceFromWire(x *workloadapi.Service) (*Service, error) {
 		if err != nil {
 			return fail("ports[%d]: %v", i, err)
 		}
-		s.Ports = append(s.Ports, Port{ServicePort: sp, TargetPort: tp})
+		s.Ports = append(s.Ports, Port{ServicePort: sp, TargetPort: tp, AppProtocol: appProtocolFromWire(p.GetAppProtocol())})
 	}
 	if x.GetWaypoint() != nil {
 		g, err := gatewayFromWire(x.GetWaypoint())
@@ -144,6 +144,15 @@ func gatewayFromWire(x *workloadapi.GatewayAddress) (*GatewayAddress, error) {
 		return nil, fmt.Errorf("no destination")
 	}
 	return g, nil
+}
+
+// appProtocolFromWire keeps the known values; a value from a newer istiod is
+// UNKNOWN (served as TCP), as an unrecognised proto3 enum should be.
+func appProtocolFromWire(p workloadapi.AppProtocol) AppProtocol {
+	if p < workloadapi.AppProtocol_UNKNOWN || p > workloadapi.AppProtocol_TLS {
+		return AppProtocolUnknown
+	}
+	return AppProtocol(p)
 }
 
 func portPair(p *workloadapi.Port) (service, target uint16, err error) {

@@ -160,7 +160,44 @@ func (s *Service) Key() ServiceKey { return ServiceKey{Namespace: s.Namespace, H
 type Port struct {
 	ServicePort uint16
 	TargetPort  uint16
+	// AppProtocol is the port's declared protocol (workload.proto
+	// Port.app_protocol): a waypoint serves HTTP/1.1, HTTP2 and GRPC ports at
+	// L7 and everything else as TCP.
+	AppProtocol AppProtocol `json:",omitempty"`
 }
+
+// AppProtocol is workload.proto AppProtocol.
+type AppProtocol uint8
+
+const (
+	AppProtocolUnknown AppProtocol = iota
+	AppProtocolHTTP11
+	AppProtocolHTTP2
+	AppProtocolGRPC
+	AppProtocolTCP
+	AppProtocolTLS
+)
+
+func (p AppProtocol) String() string {
+	switch p {
+	case AppProtocolUnknown:
+		return "UNKNOWN"
+	case AppProtocolHTTP11:
+		return "HTTP11"
+	case AppProtocolHTTP2:
+		return "HTTP2"
+	case AppProtocolGRPC:
+		return "GRPC"
+	case AppProtocolTCP:
+		return "TCP"
+	case AppProtocolTLS:
+		return "TLS"
+	}
+	return fmt.Sprintf("AppProtocol(%d)", uint8(p))
+}
+
+// MarshalText makes dumps readable.
+func (p AppProtocol) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
 
 // GatewayAddress is where to send traffic for a waypoint or network gateway:
 // either a Service hostname or an IP, plus the HBONE port (workload.proto
