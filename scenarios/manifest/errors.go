@@ -149,6 +149,10 @@ const (
 	WarnNoSelector
 	// WarnIgnoredField: a field that the simulator accepts but does not model.
 	WarnIgnoredField
+	// WarnLegacyForm: an older form (e.g. a waypoint made by `istioctl x
+	// waypoint apply --service-account`) was accepted and translated; the
+	// message names the current form.
+	WarnLegacyForm
 )
 
 var warningCodeNames = map[WarningCode]string{
@@ -157,6 +161,7 @@ var warningCodeNames = map[WarningCode]string{
 	WarnEmptySelector:        "empty-selector",
 	WarnNoSelector:           "no-selector",
 	WarnIgnoredField:         "ignored-field",
+	WarnLegacyForm:           "legacy-form",
 }
 
 func (c WarningCode) String() string {

@@ -132,6 +132,7 @@ func init() {
 		{"", "ServiceAccount", true},
 		{"", "Service", true},
 		{"", "Pod", true},
+		{"", "ConfigMap", true}, // only as a waypoint's spec.infrastructure.parametersRef
 		{"apps", "Deployment", true},
 	}
 	for _, k := range core {

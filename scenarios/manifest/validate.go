@@ -86,6 +86,8 @@ func (v *validator) object(o Object) {
 		v.podSpec(o, "spec", &t.Spec)
 	case *corev1.Service:
 		v.service(o, t)
+	default:
+		v.waypointGateway(o)
 	}
 }
 
