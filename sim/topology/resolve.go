@@ -88,6 +88,7 @@ func Resolve(set *manifest.Set, opts ResolveOptions, prev *Cluster) (*Cluster, e
 		c.alloc = allocState{nextPod: make([]int, opts.Nodes)}
 	}
 	r.c = c
+	r.objects = r.waypointObjects()
 	r.nodes()
 	r.namespacesAndAccounts()
 	r.pods()
@@ -102,6 +103,9 @@ func Resolve(set *manifest.Set, opts ResolveOptions, prev *Cluster) (*Cluster, e
 type resolver struct {
 	opts ResolveOptions
 	set  *manifest.Set
+	// objects are set's objects plus what waypoint Gateways deploy
+	// (waypoint.go), in input order.
+	objects []manifest.Object
 	prev *Cluster
 	c    *Cluster
 	errs manifest.ErrorList
@@ -151,7 +155,7 @@ func (r *resolver) namespacesAndAccounts() {
 		nsLabels[ns] = map[string]string{}
 	}
 	sas := map[ServiceAccount]bool{}
-	for _, o := range r.set.Objects {
+	for _, o := range r.objects {
 		switch t := o.Obj.(type) {
 		case *corev1.Namespace:
 			nsLabels[t.Name] = copyMap(t.Labels)
@@ -279,7 +283,7 @@ func protocolOf(p corev1.Protocol) Protocol {
 // pods expands Deployments and Pods in input order, so placement follows the
 // file: two single-replica Deployments land on different nodes.
 func (r *resolver) pods() {
-	for _, o := range r.set.Objects {
+	for _, o := range r.objects {
 		t, ok := o.PodTemplate()
 		if !ok {
 			continue
@@ -461,7 +465,7 @@ func (r *resolver) services() {
 	plan := r.opts.Plan
 	taken := map[netip.Addr]string{plan.DNSIP: "kube-dns"}
 	var svcs []manifest.Object
-	for _, o := range r.set.Objects {
+	for _, o := range r.objects {
 		s, ok := o.Obj.(*corev1.Service)
 		if !ok {
 			continue
