@@ -106,9 +106,9 @@ type resolver struct {
 	// objects are set's objects plus what waypoint Gateways deploy
 	// (waypoint.go), in input order.
 	objects []manifest.Object
-	prev *Cluster
-	c    *Cluster
-	errs manifest.ErrorList
+	prev    *Cluster
+	c       *Cluster
+	errs    manifest.ErrorList
 }
 
 func (r *resolver) addErr(err error) {
