@@ -10,6 +10,7 @@ import (
 
 	"github.com/ambientlab/ambientlab/dataplane/policy"
 	"github.com/ambientlab/ambientlab/dataplane/waypoint/jwtauthn"
+	"github.com/ambientlab/ambientlab/dataplane/waypoint/route"
 )
 
 // TypeURL names the resource on the ADS stream. One resource per waypoint,
@@ -54,6 +55,10 @@ type Service struct {
 	// the Service.
 	Addresses []netip.Addr `json:"addresses"`
 	Target
+	// Routing is the Service's L7/L4 routing (GAMMA HTTPRoutes,
+	// VirtualServices, TCPRoutes). Nil routes every request to the original
+	// destination (the VIP:port it was sent to).
+	Routing *route.Table `json:"routing,omitempty"`
 }
 
 // Target is what applies to requests for one destination.
@@ -125,6 +130,9 @@ func (s *Snapshot) Validate() error {
 			}
 		}
 		if err := svc.Target.validate(where); err != nil {
+			return err
+		}
+		if err := svc.Routing.Validate("waypoint config: " + where); err != nil {
 			return err
 		}
 	}
