@@ -16,6 +16,13 @@ const (
 	DenyBadIdentity        DenyReason = "malformed-impersonated-identity"
 	DenyForeignTrustDomain DenyReason = "foreign-trust-domain"
 	DenyNotOnNode          DenyReason = "identity-not-on-node"
+
+	// Pod-bound credentials (authorizePod).
+	DenyPodUnbound        DenyReason = "pod-credential-not-bound"
+	DenyPodOtherIdentity  DenyReason = "identity-not-the-bound-pods"
+	DenyPodNotInTopology  DenyReason = "bound-pod-not-in-topology"
+	DenyPodReplaced       DenyReason = "bound-pod-replaced"
+	DenyPodAccountChanged DenyReason = "bound-pod-service-account-changed"
 )
 
 // DenyError is an authorization refusal.
@@ -23,10 +30,56 @@ type DenyError struct {
 	Reason    DenyReason
 	Requested string
 	Node      string
+	Pod       string // namespace/name, for a pod-bound credential
 }
 
 func (e *DenyError) Error() string {
+	if e.Pod != "" {
+		return fmt.Sprintf("ca: certificate for %q denied (credential of pod %q): %s", e.Requested, e.Pod, e.Reason)
+	}
 	return fmt.Sprintf("ca: impersonation of %q denied (node %q): %s", e.Requested, e.Node, e.Reason)
+}
+
+// PodAuthorizer answers "which pod is namespace/name right now?" for
+// pod-bound credentials. Like NodeAuthorizer it is asked on every request.
+type PodAuthorizer interface {
+	CurrentPod(namespace, name string) (PodRef, bool)
+}
+
+// authorizePod decides for a pod bootstrap credential (a waypoint's): the
+// one identity it is bound to, requested with or without impersonation
+// metadata naming that same identity, and only while the bound pod exists
+// with the same UID and service account. The CSR's SAN plays no part.
+func (s *Server) authorizePod(caller identity.Identity, bound PodRef, impersonated string) (identity.Identity, error) {
+	requested := impersonated
+	if requested == "" {
+		requested = caller.String()
+	}
+	deny := func(r DenyReason) error { return &DenyError{Reason: r, Requested: requested, Pod: bound.Key()} }
+	if bound.isZero() {
+		return identity.Identity{}, deny(DenyPodUnbound)
+	}
+	if caller != bound.Identity {
+		return identity.Identity{}, deny(DenyPodOtherIdentity)
+	}
+	if impersonated != "" {
+		if want, err := identity.Parse(impersonated); err != nil || want != bound.Identity {
+			return identity.Identity{}, deny(DenyPodOtherIdentity)
+		}
+	}
+	if s.opts.Pods == nil {
+		return identity.Identity{}, deny(DenyPodNotInTopology)
+	}
+	cur, ok := s.opts.Pods.CurrentPod(bound.Namespace, bound.Name)
+	switch {
+	case !ok:
+		return identity.Identity{}, deny(DenyPodNotInTopology)
+	case bound.UID != "" && cur.UID != bound.UID:
+		return identity.Identity{}, deny(DenyPodReplaced)
+	case cur.Identity != bound.Identity:
+		return identity.Identity{}, deny(DenyPodAccountChanged)
+	}
+	return bound.Identity, nil
 }
 
 // authorize returns the identity to put in the certificate. Without

@@ -1,10 +1,16 @@
-// Package ca is the simulator's mesh certificate authority: an in-memory
-// ECDSA P-256 root (optionally with an intermediate) issuing X.509 SVIDs,
-// served as Istio's IstioCertificateService with node-bound authorization
-// (a ztunnel may obtain only identities of pods on its own node).
+// Package ca is the simulator's mesh certificate authority: an ECDSA P-256
+// root (optionally with an intermediate) issuing X.509 SVIDs, served as
+// Istio's IstioCertificateService with node-bound authorization (a ztunnel
+// may obtain only identities of pods on its own node) and pod-bound
+// authorization (a waypoint may obtain only its own pod's identity).
 //
-// It is not a general PKI: no revocation lists, no persistence, one root per
-// run. Root rotation (reliability-tests C8) is not implemented.
+// New keeps everything in memory; Open keeps the signing material and the
+// bootstrap bindings in a directory (store.go), the way istiod keeps its
+// self-signed root in the istio-ca-secret, so a restarted control plane
+// goes on honouring the credentials it handed out.
+//
+// It is not a general PKI: no revocation lists, one root per state
+// directory. Root rotation (reliability-tests C8) is not implemented.
 package ca
 
 import (
@@ -94,36 +100,70 @@ type CA struct {
 	chainPEM []string          // intermediates to append after a leaf
 	rootPEM  string
 
+	// store persists bindings (nil: in memory only).
+	store *store
+
 	mu struct {
 		sync.Mutex
-		// bootstrapNode maps the serial (hex) of each bootstrap
-		// certificate to the node it was issued for.
-		bootstrapNode map[string]string
+		// bindings maps the serial (hex) of each bootstrap certificate
+		// to the node or pod it was issued for.
+		bindings map[string]Binding
 	}
+}
+
+// material is what signs: the root, the signer (root or intermediate), the
+// signer's key, and the intermediates between signer and root.
+type material struct {
+	root, signer *x509.Certificate
+	key          crypto.Signer
+	chain        []*x509.Certificate
 }
 
 // New generates a fresh root (and intermediate) in memory.
 func New(opts Options) (*CA, error) {
+	td, log, err := checkOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	m, err := generate(opts, td)
+	if err != nil {
+		return nil, err
+	}
+	return fromMaterial(opts, td, log, m), nil
+}
+
+func checkOptions(opts Options) (spiffeid.TrustDomain, *slog.Logger, error) {
 	td, err := spiffeid.TrustDomainFromString(opts.TrustDomain)
 	if err != nil {
-		return nil, fmt.Errorf("ca: trust domain: %w", err)
+		return spiffeid.TrustDomain{}, nil, fmt.Errorf("ca: trust domain: %w", err)
 	}
 	if opts.DefaultTTL <= 0 || opts.MaxTTL <= 0 || opts.DefaultTTL > opts.MaxTTL || opts.RootTTL < opts.MaxTTL || opts.MaxCSRBytes <= 0 {
-		return nil, fmt.Errorf("ca: invalid TTL/size options %+v", opts)
+		return spiffeid.TrustDomain{}, nil, fmt.Errorf("ca: invalid TTL/size options %+v", opts)
 	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &CA{opts: opts, td: td, log: log}
-	c.mu.bootstrapNode = make(map[string]string)
+	return td, log, nil
+}
 
+func fromMaterial(opts Options, td spiffeid.TrustDomain, log *slog.Logger, m *material) *CA {
+	c := &CA{opts: opts, td: td, log: log, root: m.root, signer: m.signer, key: m.key}
+	for _, inter := range m.chain {
+		c.chainPEM = append(c.chainPEM, encodeCert(inter))
+	}
+	c.rootPEM = encodeCert(c.root)
+	c.mu.bindings = make(map[string]Binding)
+	return c
+}
+
+func generate(opts Options, td spiffeid.TrustDomain) (*material, error) {
 	now := time.Now().Truncate(time.Second)
 	rootKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
 	}
-	c.root, err = createCA(&x509.Certificate{
+	root, err := createCA(&x509.Certificate{
 		Subject:   pkix.Name{Organization: []string{td.Name()}, CommonName: "ambientlab root CA"},
 		NotBefore: now, NotAfter: now.Add(opts.RootTTL),
 		URIs: []*url.URL{td.ID().URL()},
@@ -131,7 +171,7 @@ func New(opts Options) (*CA, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.signer, c.key = c.root, rootKey
+	m := &material{root: root, signer: root, key: rootKey}
 	if opts.Intermediate {
 		ik, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		if err != nil {
@@ -141,15 +181,13 @@ func New(opts Options) (*CA, error) {
 			Subject:   pkix.Name{Organization: []string{td.Name()}, CommonName: "ambientlab intermediate CA"},
 			NotBefore: now, NotAfter: now.Add(opts.RootTTL),
 			URIs: []*url.URL{td.ID().URL()},
-		}, c.root, ik, rootKey)
+		}, root, ik, rootKey)
 		if err != nil {
 			return nil, err
 		}
-		c.signer, c.key = inter, ik
-		c.chainPEM = []string{encodeCert(inter)}
+		m.signer, m.key, m.chain = inter, ik, []*x509.Certificate{inter}
 	}
-	c.rootPEM = encodeCert(c.root)
-	return c, nil
+	return m, nil
 }
 
 func createCA(tmpl, parent *x509.Certificate, key, parentKey crypto.Signer) (*x509.Certificate, error) {
@@ -254,6 +292,12 @@ func (c *CA) parseCSR(csrPEM []byte) (crypto.PublicKey, error) {
 // what X.509 encodes; the half-life arithmetic of the holder then agrees
 // with the certificate exactly. NotAfter never outlives the signer.
 func (c *CA) issue(pub crypto.PublicKey, id identity.Identity, ttl time.Duration, eku []x509.ExtKeyUsage, dns []string) (*x509.Certificate, error) {
+	return c.issueWithSubject(pub, id, ttl, eku, dns, pkix.Name{})
+}
+
+// issueWithSubject is issue with a Subject; only pod bootstrap certificates
+// carry one (their marker, see podBootstrapOU).
+func (c *CA) issueWithSubject(pub crypto.PublicKey, id identity.Identity, ttl time.Duration, eku []x509.ExtKeyUsage, dns []string, subject pkix.Name) (*x509.Certificate, error) {
 	if id.TrustDomain != c.td.Name() || !id.Valid() {
 		return nil, fail(KindCertGen, "identity %s not issuable in trust domain %s", id, c.td.Name())
 	}
@@ -268,6 +312,7 @@ func (c *CA) issue(pub crypto.PublicKey, id identity.Identity, ttl time.Duration
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
+		Subject:               subject,
 		NotBefore:             notBefore,
 		NotAfter:              notAfter,
 		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,

@@ -32,6 +32,9 @@ type NodeAuthorizer interface {
 type ServerOptions struct {
 	CA         *CA
 	Authorizer NodeAuthorizer
+	// Pods authorizes pod-bound credentials (IssuePodBootstrap); nil
+	// refuses every one of them.
+	Pods PodAuthorizer
 	// ServerName is the DNS SAN of the serving certificate.
 	ServerName string
 	// MaxConcurrentRequests bounds in-flight signings; a request that cannot
@@ -154,14 +157,25 @@ func (s *Server) CreateCertificate(ctx context.Context, req *pb.IstioCertificate
 	}
 	defer func() { <-s.slots }()
 
-	caller, node, err := s.authenticate(ctx)
+	who, err := s.authenticate(ctx)
 	if err != nil {
 		s.log.Warn("CSR authentication failed", "peer", peerAddr(ctx), "error", err)
 		return nil, status.Error(codes.Unauthenticated, "request authenticate failure")
 	}
+	caller, node := who.id, who.node
 	impersonated := req.GetMetadata().GetFields()[identity.ImpersonatedIdentityKey].GetStringValue()
-	san, err := s.authorize(caller, node, impersonated)
-	if err != nil {
+	var san identity.Identity
+	if who.podCredential {
+		// A pod credential stands for a bound token: authenticated, but
+		// allowed one identity only, so a refusal is PermissionDenied and
+		// says why (the holder is the pod itself, not a stranger).
+		if san, err = s.authorizePod(caller, who.pod, impersonated); err != nil {
+			var de *DenyError
+			errors.As(err, &de)
+			s.log.Warn("pod credential refused", "caller", caller.String(), "pod", who.pod.Key(), "requested", impersonated, "error", err)
+			return nil, status.Errorf(codes.PermissionDenied, "pod credential may not obtain this certificate: %s", de.Reason)
+		}
+	} else if san, err = s.authorize(caller, node, impersonated); err != nil {
 		s.log.Warn("impersonation refused", "caller", caller.String(), "node", node, "requested", impersonated, "error", err)
 		return nil, status.Error(codes.Unauthenticated, "request impersonation authentication failure")
 	}
@@ -186,7 +200,7 @@ func (s *Server) CreateCertificate(ctx context.Context, req *pb.IstioCertificate
 		s.log.Info("CSR signing error", "identity", san.String(), "error", err)
 		return nil, status.Errorf(code, "CSR signing error (%v)", err)
 	}
-	s.log.Debug("certificate issued", "caller", caller.String(), "node", node, "identity", san.String())
+	s.log.Debug("certificate issued", "caller", caller.String(), "node", node, "pod", who.pod.Key(), "identity", san.String())
 	return &pb.IstioCertificateResponse{CertChain: chain}, nil
 }
 
@@ -208,27 +222,42 @@ func (s *Server) acquire(ctx context.Context) error {
 	}
 }
 
+// caller is an authenticated client of the CA.
+type caller struct {
+	id   identity.Identity
+	node string // the node of a node account's bound bootstrap certificate
+	// podCredential marks a pod bootstrap certificate; pod is its binding
+	// (zero once forgotten).
+	podCredential bool
+	pod           PodRef
+}
+
 // authenticate verifies the caller's TLS client certificate as an SVID of
-// our trust domain and, for the node account, finds its bound node.
-func (s *Server) authenticate(ctx context.Context) (identity.Identity, string, error) {
+// our trust domain and finds what its bootstrap certificate, if it is one,
+// is bound to.
+func (s *Server) authenticate(ctx context.Context) (caller, error) {
 	p, ok := peer.FromContext(ctx)
 	if !ok {
-		return identity.Identity{}, "", errors.New("no peer")
+		return caller{}, errors.New("no peer")
 	}
 	ti, ok := p.AuthInfo.(credentials.TLSInfo)
 	if !ok {
-		return identity.Identity{}, "", errors.New("not a TLS connection")
+		return caller{}, errors.New("not a TLS connection")
 	}
 	certs := ti.State.PeerCertificates
 	id, err := s.verifier.Verify(certs, identity.UsageClient)
 	if err != nil {
-		return identity.Identity{}, "", err
+		return caller{}, err
 	}
-	node := ""
-	if id == s.opts.CA.NodeAccount() {
-		node, _ = s.opts.CA.NodeOf(certs[0])
+	c := caller{id: id}
+	switch {
+	case IsPodBootstrap(certs[0]):
+		c.podCredential = true
+		c.pod, _ = s.opts.CA.PodOf(certs[0])
+	case id == s.opts.CA.NodeAccount():
+		c.node, _ = s.opts.CA.NodeOf(certs[0])
 	}
-	return id, node, nil
+	return c, nil
 }
 
 func peerAddr(ctx context.Context) string {
