@@ -125,7 +125,7 @@ func TestLabels(t *testing.T) {
 			status: 503, grpc: "14", want: with(map[string]string{"request_protocol": "grpc", "response_code": "503",
 				"grpc_response_status": "14", "response_flags": "UF,URX"})},
 		{name: "no directory, no peer: everything unknown", dir: nil,
-			flow: flow{record: waypoint.RecordView{Flags: waypoint.FlagDownstreamConnectionTermination}, host: "", protocol: "http"},
+			flow:   flow{record: waypoint.RecordView{Flags: waypoint.FlagDownstreamConnectionTermination}, host: "", protocol: "http"},
 			status: 0, want: with(merge(unknownDest, map[string]string{"source_workload": "unknown", "source_canonical_service": "unknown",
 				"source_workload_namespace": "unknown", "source_principal": "unknown", "source_app": "unknown", "source_cluster": "unknown",
 				"destination_service": "unknown", "destination_service_namespace": "unknown", "destination_service_name": "unknown",
