@@ -19,7 +19,8 @@ import (
 //
 //	<dir>/current -> gen-<n>/        symlink, swapped atomically by rename
 //	<dir>/gen-<n>/cluster.json       the resolved topology.Cluster
-//	<dir>/gen-<n>/istio.yaml         the Istio objects (security.istio.io ...)
+//	<dir>/gen-<n>/istio.yaml         the Istio and Gateway API objects (security.istio.io,
+//	                                 gateway.networking.k8s.io, ...)
 //
 // A reader that resolves "current" always sees a complete pair.
 const (
@@ -29,8 +30,10 @@ const (
 )
 
 // WriteInput publishes a new input generation in dir atomically and removes
-// the previous one. Only Istio API objects from set are written; the core
-// kinds are already resolved into cluster.
+// the previous one. Only Istio and Gateway API objects from set are written;
+// the core kinds are already resolved into cluster (waypoint Gateways
+// included: their Deployment and Service are in cluster, the Gateway is
+// written for its waypoint-for and for policy attachment).
 func WriteInput(dir string, cluster *topology.Cluster, set *manifest.Set) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -73,7 +76,7 @@ func WriteInput(dir string, cluster *topology.Cluster, set *manifest.Set) error 
 	return nil
 }
 
-// istioYAML renders the Istio objects of set as a multi-document YAML stream
+// istioYAML renders the Istio and Gateway API objects of set as a multi-document YAML stream
 // with apiVersion and kind set, in set order.
 func istioYAML(set *manifest.Set) ([]byte, error) {
 	var buf bytes.Buffer
@@ -81,7 +84,7 @@ func istioYAML(set *manifest.Set) ([]byte, error) {
 		return nil, nil
 	}
 	for _, o := range set.Objects {
-		if !isIstioGroup(o.GVK.Group) {
+		if !isIstioGroup(o.GVK.Group) && o.GVK.Group != gatewayAPIGroup {
 			continue
 		}
 		j, err := json.Marshal(o.Obj)
@@ -103,6 +106,8 @@ func istioYAML(set *manifest.Set) ([]byte, error) {
 	}
 	return buf.Bytes(), nil
 }
+
+const gatewayAPIGroup = "gateway.networking.k8s.io"
 
 func isIstioGroup(g string) bool {
 	return len(g) > len(".istio.io") && g[len(g)-len(".istio.io"):] == ".istio.io"

@@ -3,6 +3,7 @@ package controlplane
 import (
 	"net/netip"
 	"sort"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
 	"istio.io/api/label"
@@ -11,6 +12,7 @@ import (
 	"istio.io/istio/pkg/workloadapi"
 	"istio.io/istio/pkg/workloadapi/security"
 
+	"github.com/ambientlab/ambientlab/dataplane/waypoint/config"
 	"github.com/ambientlab/ambientlab/dataplane/xds"
 	"github.com/ambientlab/ambientlab/scenarios/manifest"
 	"github.com/ambientlab/ambientlab/sim/controlplane/authz"
@@ -21,15 +23,34 @@ import (
 // every Workload.
 const ClusterID = "Kubernetes"
 
+// Resources is everything istiod serves: the workload API for ztunnels and
+// waypoints, and one configuration Snapshot per waypoint Gateway.
+type Resources struct {
+	Addresses      []*workloadapi.Address
+	Authorizations []*security.Authorization
+	Waypoints      []*config.Snapshot
+	// Warnings are the status conditions istiod would write.
+	Warnings []authz.Warning
+}
+
 // Build computes the resources istiod sends every ztunnel: one Workload per
 // pod, one Service per Service, and the Authorizations converted from the
 // AuthorizationPolicies and PeerAuthentications in set (policies with
 // targetRefs go to waypoints, not here). Outputs are sorted by resource name;
 // warnings are the status conditions istiod would write.
 func Build(cluster *topology.Cluster, set *manifest.Set, rootNamespace string) ([]*workloadapi.Address, []*security.Authorization, []authz.Warning) {
+	r := BuildResources(cluster, set, rootNamespace)
+	return r.Addresses, r.Authorizations, r.Warnings
+}
+
+// BuildResources is Build plus the waypoints: Services and Workloads bound
+// to a waypoint carry its address (waypoint_bind.go), and each waypoint
+// Gateway gets its Snapshot (waypoint.go).
+func BuildResources(cluster *topology.Cluster, set *manifest.Set, rootNamespace string) Resources {
 	aps, pas := istioPolicies(set)
 	cfg := authz.Config{RootNamespace: rootNamespace}
 	auths, warnings := cfg.Convert(aps, pas)
+	bound := bindWaypoints(cluster, set)
 
 	nsLabels := map[string]map[string]string{}
 	for _, ns := range cluster.Namespaces {
@@ -41,14 +62,22 @@ func Build(cluster *topology.Cluster, set *manifest.Set, rootNamespace string) (
 		p := &cluster.Pods[i]
 		w := workloadForPod(cluster, p, captured(p.Labels, nsLabels[p.Namespace]), services[p.Key()])
 		w.AuthorizationPolicies = cfg.WorkloadPolicyRefs(aps, pas, p.Namespace, p.Labels)
+		if wp := bound.pods[p.Key()]; wp != nil {
+			w.Waypoint = wp.address(cluster.ClusterDomain)
+		}
 		addrs = append(addrs, &workloadapi.Address{Type: &workloadapi.Address_Workload{Workload: w}})
 	}
 	for i := range cluster.Services {
 		s := serviceFor(cluster, &cluster.Services[i])
+		if wp := bound.services[cluster.Services[i].Key()]; wp != nil {
+			s.Waypoint = wp.address(cluster.ClusterDomain)
+		}
 		addrs = append(addrs, &workloadapi.Address{Type: &workloadapi.Address_Service{Service: s}})
 	}
 	sort.Slice(addrs, func(i, j int) bool { return xds.AddressName(addrs[i]) < xds.AddressName(addrs[j]) })
-	return addrs, auths, warnings
+	snaps, wpWarnings := waypointSnapshots(cluster, set, bound, cfg)
+	warnings = append(warnings, dedupWarnings(append(bound.warnings, wpWarnings...))...)
+	return Resources{Addresses: addrs, Authorizations: auths, Waypoints: snaps, Warnings: warnings}
 }
 
 // captured applies the ambient enrollment rule (ambient-semantics.md §9;
@@ -154,9 +183,33 @@ func serviceFor(c *topology.Cluster, s *topology.Service) *workloadapi.Service {
 		}
 		// A named targetPort is resolved per workload (its services map);
 		// istiod sends 0 here then (`ambient/services.go`).
-		out.Ports = append(out.Ports, &workloadapi.Port{ServicePort: uint32(sp.Port), TargetPort: uint32(sp.TargetPort)})
+		out.Ports = append(out.Ports, &workloadapi.Port{ServicePort: uint32(sp.Port), TargetPort: uint32(sp.TargetPort),
+			AppProtocol: appProtocol(sp)})
 	}
 	return out
+}
+
+// appProtocol is the port's protocol as istiod derives it (istio
+// `pkg/config/protocol` FromString over appProtocol, then the port name's
+// prefix before "-"): what a waypoint uses to pick L7 or L4 for the port.
+func appProtocol(sp topology.ServicePort) workloadapi.AppProtocol {
+	name := sp.AppProtocol
+	if name == "" {
+		name, _, _ = strings.Cut(sp.Name, "-")
+	}
+	switch strings.ToLower(name) {
+	case "http", "http1", "http/1.1":
+		return workloadapi.AppProtocol_HTTP11
+	case "http2", "h2c", "kubernetes.io/h2c":
+		return workloadapi.AppProtocol_HTTP2
+	case "grpc", "grpc-web":
+		return workloadapi.AppProtocol_GRPC
+	case "tcp":
+		return workloadapi.AppProtocol_TCP
+	case "tls", "https":
+		return workloadapi.AppProtocol_TLS
+	}
+	return workloadapi.AppProtocol_UNKNOWN
 }
 
 func ipFamily(a netip.Addr) workloadapi.IPFamilies {
