@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/net/http2"
+
 	"github.com/ambientlab/ambientlab/dataplane/policy"
 	"github.com/ambientlab/ambientlab/dataplane/waypoint"
 	"github.com/ambientlab/ambientlab/dataplane/waypoint/jwtauthn"
@@ -42,8 +44,14 @@ type recorder struct {
 func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	var body []byte
 	if req.Body != nil {
-		body, _ = io.ReadAll(req.Body)
+		var err error
+		body, err = io.ReadAll(req.Body)
 		req.Body.Close()
+		if err != nil {
+			// A body that ends short or long (an HTTP/2 content-length
+			// mismatch) is not a complete request: a backend never serves it.
+			return nil, err
+		}
 	}
 	r.mu.Lock()
 	r.reqs = append(r.reqs, seen{req.Method, req.Host, req.URL.RequestURI(), req.Header.Clone(), string(body)})
@@ -64,7 +72,10 @@ func (r *recorder) take() []seen {
 // prefix and exact paths, plus header, host and method DENYs, an ALLOW for the
 // client identity, and JWT-guarded paths (ambient-semantics §8).
 type fixture struct {
-	srv      *httptest.Server
+	srv *httptest.Server
+	// h2c serves the same Waypoint over HTTP/2 with prior knowledge, as the
+	// waypoint serves an HBONE stream (x/net/http2 ServeConn).
+	h2c      net.Listener
 	upstream *recorder
 	iss      *jwttest.Issuer
 }
@@ -92,6 +103,9 @@ func fixturePolicies() []*policy.Policy {
 		// hosts: ["blocked.example.com"] as the converter emits it (port-less).
 		pol("deny-host", policy.ActionDeny, rule(policy.Match{Headers: []policy.HeaderMatch{{Name: policy.AttrAuthorityHost, Values: []policy.StringMatch{ex("blocked.example.com")}}}})),
 		pol("deny-delete", policy.ActionDeny, rule(policy.Match{Methods: []string{"DELETE"}})),
+		// headers: {cookie: {suffix: "role=admin"}} — matched on the joined
+		// Cookie value (HTTP/2 split cookies are joined with "; ").
+		pol("deny-admin-cookie", policy.ActionDeny, rule(policy.Match{Headers: []policy.HeaderMatch{{Name: "cookie", Values: []policy.StringMatch{policy.Suffix("role=admin")}}}})),
 		pol("internal-from-10", policy.ActionDeny, rule(policy.Match{Paths: []policy.StringMatch{pre("/internal/")}},
 			policy.Match{NotRemoteIPs: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})),
 		pol("allow", policy.ActionAllow,
@@ -135,7 +149,54 @@ func newFixture(t *testing.T, mode pathnorm.Mode) *fixture {
 	}
 	f.srv.Start()
 	t.Cleanup(f.srv.Close)
+	f.h2c = serveH2C(t, wp)
 	return f
+}
+
+// serveH2C serves h over HTTP/2 prior knowledge on a loopback listener, one
+// http2.Server.ServeConn per connection, with the connection's Peer.
+func serveH2C(t *testing.T, h http.Handler) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2s := &http2.Server{MaxConcurrentStreams: 100, MaxReadFrameSize: 1 << 20}
+	base := &http.Server{MaxHeaderBytes: 64 << 10, ReadHeaderTimeout: 5 * time.Second}
+	var wg sync.WaitGroup
+	conns := map[net.Conn]bool{}
+	var mu sync.Mutex
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns[c] = true
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { mu.Lock(); delete(conns, c); mu.Unlock(); c.Close() }()
+				src := netip.MustParseAddrPort(c.RemoteAddr().String())
+				ctx := waypoint.WithPeer(context.Background(), waypoint.Peer{SourceIP: src.Addr(), Identity: clientID, DestinationIP: svcVIP, DestPort: 8000})
+				h2s.ServeConn(c, &http2.ServeConnOpts{Context: ctx, Handler: h, BaseConfig: base})
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return ln
 }
 
 // exchange writes raw bytes on a fresh connection and reads n responses.
