@@ -12,6 +12,8 @@ import (
 // Request is what routing reads of a request: the normalized path (no
 // query), the raw query, the method and the outbound headers.
 type Request struct {
+	// Port is the Service port the request was sent to.
+	Port   uint16
 	Method string
 	Path   string
 	Query  string
@@ -27,6 +29,9 @@ func (t *Table) Select(r *Request) *HTTPRoute {
 	var query url.Values
 	for i := range t.HTTP {
 		rt := &t.HTTP[i]
+		if rt.Port != 0 && rt.Port != r.Port {
+			continue
+		}
 		if len(rt.Match.Query) > 0 && query == nil {
 			query = parseQuery(r.Query)
 		}

@@ -35,7 +35,10 @@ type HTTPRoute struct {
 	// Name identifies the route: "<ns>/<object>/<rule>/<match>".
 	Name   string `json:"name"`
 	Source Source `json:"source"`
-	Match  Match  `json:"match"`
+	// Port limits the route to requests for this Service port (GAMMA
+	// parentRef port, VirtualService match port); 0 means every port.
+	Port  uint16 `json:"port,omitempty"`
+	Match Match  `json:"match"`
 	// Backends are weighted; ignored when Redirect or Fault abort answers.
 	// Empty (and no Redirect): 500, as Gateway API requires.
 	Backends        []Backend       `json:"backends,omitempty"`
@@ -124,13 +127,23 @@ type Backend struct {
 	Port     uint16 `json:"port"`
 	// Address is the Service VIP:port. Invalid (zero) means the reference
 	// did not resolve: requests picked for it get 500 (Gateway API
-	// ResolvedRefs=False semantics).
+	// ResolvedRefs=False semantics). Port 0 means "the port the request was
+	// sent to" (a VirtualService destination without a port on a Service
+	// with several ports; Port is 0 then as well).
 	Address netip.AddrPort `json:"address"`
 	Weight  uint32         `json:"weight"`
 }
 
 // Resolved reports whether the backend has an address to send to.
 func (b *Backend) Resolved() bool { return b.Address.IsValid() }
+
+// Target is where to send a request that arrived on requestPort.
+func (b *Backend) Target(requestPort uint16) netip.AddrPort {
+	if b.Address.Port() == 0 {
+		return netip.AddrPortFrom(b.Address.Addr(), requestPort)
+	}
+	return b.Address
+}
 
 // TCPRoute is a weighted TCP split.
 type TCPRoute struct {

@@ -145,8 +145,8 @@ func validateBackends(bs []Backend) error {
 		if b.Service == "" {
 			return fmt.Errorf("backends[%d]: service is required", i)
 		}
-		if b.Address.IsValid() && b.Address.Port() == 0 {
-			return fmt.Errorf("backends[%d] %s: address %s has no port", i, b.Service, b.Address)
+		if b.Address.IsValid() && (b.Address.Port() == 0) != (b.Port == 0) {
+			return fmt.Errorf("backends[%d] %s: address %s and port %d disagree", i, b.Service, b.Address, b.Port)
 		}
 	}
 	return nil
