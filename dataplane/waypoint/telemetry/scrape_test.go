@@ -170,6 +170,12 @@ func (l *logBuffer) Write(p []byte) (int, error) {
 	return l.buf.Write(p)
 }
 
+func (l *logBuffer) has(needle string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Contains(l.buf.String(), needle)
+}
+
 // line returns the only line containing every needle.
 func (l *logBuffer) line(t *testing.T, needles ...string) string {
 	t.Helper()
