@@ -14,7 +14,9 @@ func mustValidate(t *testing.T, tb *Table) *Table {
 	return tb
 }
 
-func hr(name string, m Match) HTTPRoute { return HTTPRoute{Name: name, Source: SourceHTTPRoute, Match: m} }
+func hr(name string, m Match) HTTPRoute {
+	return HTTPRoute{Name: name, Source: SourceHTTPRoute, Match: m}
+}
 
 func TestMatching(t *testing.T) {
 	tb := mustValidate(t, &Table{HTTP: []HTTPRoute{
@@ -168,4 +170,3 @@ func TestValidateRejects(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
-
