@@ -4,6 +4,9 @@
 // over delta xDS (xdsserver) from the `istio-system/istiod` pod, re-reading its
 // input when the simulator rewrites it (WriteInput / ReadInput).
 //
-// Authorization conversion lives in authz, the CA in ca. Waypoints
-// (use-waypoint), network gateways and on-demand lookups are not computed yet.
+// Waypoints: Services and pods bound with istio.io/use-waypoint carry their
+// waypoint's address (waypoint_bind.go), and each waypoint Gateway gets its
+// configuration Snapshot (waypoint.go), served on the same stream.
+// Authorization conversion lives in authz, the CA in ca. Network gateways and
+// on-demand lookups are not computed.
 package controlplane

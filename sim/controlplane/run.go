@@ -102,14 +102,14 @@ func load(srv *xdsserver.Server, cfg Config, have string) (string, error) {
 	if err != nil || version == have {
 		return have, err
 	}
-	addrs, auths, warnings := Build(cluster, set, cfg.RootNamespace)
-	for _, w := range warnings {
-		cfg.Log.Warn("istiod: policy status", "warning", w.String())
+	r := BuildResources(cluster, set, cfg.RootNamespace)
+	for _, w := range r.Warnings {
+		cfg.Log.Warn("istiod: status", "warning", w.String())
 	}
-	if err := srv.Update(addrs, auths); err != nil {
+	if err := srv.Update(r.Addresses, r.Authorizations, r.Waypoints...); err != nil {
 		return have, err
 	}
-	cfg.Log.Info("istiod: input loaded", "input", version, "addresses", len(addrs), "authorizations", len(auths),
-		"generation", srv.Generation())
+	cfg.Log.Info("istiod: input loaded", "input", version, "addresses", len(r.Addresses), "authorizations", len(r.Authorizations),
+		"waypoints", len(r.Waypoints), "generation", srv.Generation())
 	return version, nil
 }

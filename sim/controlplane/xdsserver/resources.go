@@ -7,9 +7,11 @@ import (
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 	"istio.io/istio/pkg/workloadapi"
 	"istio.io/istio/pkg/workloadapi/security"
 
+	"github.com/ambientlab/ambientlab/dataplane/waypoint/config"
 	"github.com/ambientlab/ambientlab/dataplane/xds"
 )
 
@@ -26,8 +28,8 @@ type resourceSet struct {
 	byURL map[string]map[string]resource
 }
 
-func buildResourceSet(gen uint64, addresses []*workloadapi.Address, auths []*security.Authorization) (*resourceSet, error) {
-	rs := &resourceSet{gen: gen, byURL: map[string]map[string]resource{xds.TypeAddress: {}, xds.TypeAuthorization: {}}}
+func buildResourceSet(gen uint64, addresses []*workloadapi.Address, auths []*security.Authorization, waypoints []*config.Snapshot) (*resourceSet, error) {
+	rs := &resourceSet{gen: gen, byURL: map[string]map[string]resource{xds.TypeAddress: {}, xds.TypeAuthorization: {}, typeWaypoint: {}}}
 	add := func(url, name string, m proto.Message) error {
 		if name == "" || name == "/" {
 			return fmt.Errorf("%s resource without a name", url)
@@ -53,6 +55,16 @@ func buildResourceSet(gen uint64, addresses []*workloadapi.Address, auths []*sec
 	}
 	for _, a := range auths {
 		if err := add(xds.TypeAuthorization, xds.AuthorizationName(a), a); err != nil {
+			return nil, err
+		}
+	}
+	for _, w := range waypoints {
+		// The waypoint config travels as JSON in a BytesValue (config.TypeURL).
+		js, err := config.Marshal(w)
+		if err != nil {
+			return nil, fmt.Errorf("waypoint %s: %w", w.Gateway, err)
+		}
+		if err := add(typeWaypoint, w.Gateway.String(), wrapperspb.Bytes(js)); err != nil {
 			return nil, err
 		}
 	}

@@ -2,6 +2,8 @@ package xdsserver
 
 import (
 	"log/slog"
+	"maps"
+	"slices"
 	"sort"
 	"sync"
 
@@ -9,6 +11,8 @@ import (
 	"google.golang.org/grpc"
 	"istio.io/istio/pkg/workloadapi"
 	"istio.io/istio/pkg/workloadapi/security"
+
+	"github.com/ambientlab/ambientlab/dataplane/waypoint/config"
 )
 
 // Server is the delta ADS server. Create it with New, feed it with Update,
@@ -34,21 +38,24 @@ func New(log *slog.Logger) *Server {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{log: log, changed: make(chan struct{}), conns: map[uint64]*conn{}}
-	s.current, _ = buildResourceSet(0, nil, nil)
+	s.current, _ = buildResourceSet(0, nil, nil, nil)
 	return s
 }
 
 // Register adds the ADS service to g.
 func (s *Server) Register(g *grpc.Server) { discovery.RegisterAggregatedDiscoveryServiceServer(g, s) }
 
-// Update replaces the served resources. Connected clients receive only the
-// resources that were added, changed or removed. An Update with the same
-// content changes nothing; an invalid one (duplicate or empty names) is an
-// error and the previous resources stay served.
-func (s *Server) Update(addresses []*workloadapi.Address, auths []*security.Authorization) error {
+// Update replaces the served resources: the workload API for every client,
+// and the waypoint snapshots (type config.TypeURL, named "<ns>/<gateway>")
+// for the clients subscribed to them by name. Connected clients receive only
+// the resources that were added, changed or removed. An Update with the same
+// content changes nothing; an invalid one (duplicate or empty names, a
+// snapshot that does not validate) is an error and the previous resources
+// stay served.
+func (s *Server) Update(addresses []*workloadapi.Address, auths []*security.Authorization, waypoints ...*config.Snapshot) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	next, err := buildResourceSet(s.current.gen+1, addresses, auths)
+	next, err := buildResourceSet(s.current.gen+1, addresses, auths, waypoints)
 	if err != nil {
 		return err
 	}
@@ -59,7 +66,8 @@ func (s *Server) Update(addresses []*workloadapi.Address, auths []*security.Auth
 	close(s.changed)
 	s.changed = make(chan struct{})
 	s.log.Info("xds: new generation", "gen", next.gen,
-		"addresses", len(next.byURL[typeAddress]), "authorizations", len(next.byURL[typeAuthorization]))
+		"addresses", len(next.byURL[typeAddress]), "authorizations", len(next.byURL[typeAuthorization]),
+		"waypoints", len(next.byURL[typeWaypoint]))
 	return nil
 }
 
@@ -91,6 +99,9 @@ type ConnectionStatus struct {
 // TypeStatus is the ACK state of one resource type on one connection.
 type TypeStatus struct {
 	Subscribed bool
+	// Names are the resource names of a by-name subscription (waypoint
+	// configs), sorted; nil for wildcard types.
+	Names []string
 	// AckedGeneration is the server generation the client last confirmed
 	// holding in full (0 before the first ACK).
 	AckedGeneration uint64
@@ -121,7 +132,8 @@ func (s *Server) Connections() []ConnectionStatus {
 }
 
 // InSync reports whether every open stream has ACKed the current generation
-// for every type (the "config propagated" signal tests and dumps wait on).
+// for every type it subscribed to, and subscribed to Address at least (the
+// "config propagated" signal tests and dumps wait on).
 func (s *Server) InSync() bool {
 	gen := s.Generation()
 	conns := s.Connections()
@@ -129,9 +141,11 @@ func (s *Server) InSync() bool {
 		return false
 	}
 	for _, c := range conns {
-		for _, url := range []string{typeAddress, typeAuthorization} {
-			t := c.Types[url]
-			if !t.Subscribed || t.AckedGeneration != gen || t.Pending != "" {
+		if !c.Types[typeAddress].Subscribed {
+			return false
+		}
+		for _, t := range c.Types {
+			if t.AckedGeneration != gen || t.Pending != "" {
 				return false
 			}
 		}
@@ -146,6 +160,9 @@ func (c *conn) status() ConnectionStatus {
 	for url, t := range c.types {
 		ts := t.stats
 		ts.Subscribed = true
+		if t.names != nil {
+			ts.Names = slices.Sorted(maps.Keys(t.names))
+		}
 		ts.AckedResources = len(t.acked)
 		if t.pending != nil {
 			ts.Pending = t.pending.nonce

@@ -10,13 +10,20 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/ambientlab/ambientlab/dataplane/waypoint/config"
 	"github.com/ambientlab/ambientlab/dataplane/xds"
 )
 
 const (
 	typeAddress       = xds.TypeAddress
 	typeAuthorization = xds.TypeAuthorization
+	// typeWaypoint is a waypoint's configuration, subscribed by name
+	// ("<ns>/<gateway>"); the workload API types are wildcard.
+	typeWaypoint = config.TypeURL
 )
+
+// servedTypes are pushed in this order on every change.
+var servedTypes = []string{typeAddress, typeAuthorization, typeWaypoint}
 
 // conn is one client stream.
 type conn struct {
@@ -38,7 +45,29 @@ type typeState struct {
 	sentOnce   bool   // the initial response went out (even if empty)
 	nackedGen  uint64 // do not resend this generation after a NACK
 	hasNACKGen bool
-	stats      TypeStatus
+	// names is the named subscription of a by-name type (typeWaypoint); nil
+	// for the wildcard types, which get every resource.
+	names map[string]bool
+	stats TypeStatus
+}
+
+// wants reports whether the client subscribed to resource name.
+func (t *typeState) wants(name string) bool { return t.names == nil || t.names[name] || t.names["*"] }
+
+// resubscribe applies a request's subscription changes to a by-name type.
+// A name dropped from the subscription is forgotten (the client discards
+// it), so subscribing again sends it again.
+func (t *typeState) resubscribe(req *discovery.DeltaDiscoveryRequest) {
+	if t.names == nil {
+		return
+	}
+	for _, n := range req.GetResourceNamesSubscribe() {
+		t.names[n] = true
+	}
+	for _, n := range req.GetResourceNamesUnsubscribe() {
+		delete(t.names, n)
+		delete(t.acked, n)
+	}
 }
 
 type push struct {
@@ -115,10 +144,16 @@ func (s *Server) handleRequest(c *conn, req *discovery.DeltaDiscoveryRequest) er
 		c.nodeName = n.GetMetadata().GetFields()["NODE_NAME"].GetStringValue()
 	}
 	url := req.GetTypeUrl()
-	if url != typeAddress && url != typeAuthorization {
+	if url != typeAddress && url != typeAuthorization && url != typeWaypoint {
 		return status.Errorf(codes.InvalidArgument, "unsupported type %q", url)
 	}
 	t := c.types[url]
+	if t != nil && t.names != nil {
+		t.resubscribe(req)
+		if req.GetResponseNonce() == "" {
+			return nil // a subscription change on an open stream
+		}
+	}
 	if req.GetResponseNonce() == "" { // (re)subscription
 		if t == nil {
 			t = &typeState{}
@@ -128,8 +163,13 @@ func (s *Server) handleRequest(c *conn, req *discovery.DeltaDiscoveryRequest) er
 		if t.acked == nil {
 			t.acked = map[string]string{}
 		}
+		if url == typeWaypoint {
+			t.names = map[string]bool{}
+			t.resubscribe(req)
+		}
 		t.pending, t.sentOnce, t.hasNACKGen = nil, false, false
-		s.log.Info("xds: subscribed", "conn", c.id, "node", c.nodeID, "type", url, "initial", len(t.acked))
+		s.log.Info("xds: subscribed", "conn", c.id, "node", c.nodeID, "type", url, "initial", len(t.acked),
+			"names", req.GetResourceNamesSubscribe())
 		return nil
 	}
 	if t == nil || t.pending == nil || req.GetResponseNonce() != t.pending.nonce {
@@ -154,7 +194,7 @@ func (s *Server) handleRequest(c *conn, req *discovery.DeltaDiscoveryRequest) er
 // pushPending sends, per subscribed type with nothing in flight, the
 // difference between what the client holds and cur.
 func (s *Server) pushPending(stream discovery.AggregatedDiscoveryService_DeltaAggregatedResourcesServer, c *conn, cur *resourceSet) error {
-	for _, url := range []string{typeAddress, typeAuthorization} {
+	for _, url := range servedTypes {
 		c.mu.Lock()
 		resp := c.diffLocked(url, cur)
 		c.mu.Unlock()
@@ -179,13 +219,16 @@ func (c *conn) diffLocked(url string, cur *resourceSet) *discovery.DeltaDiscover
 	resp := &discovery.DeltaDiscoveryResponse{TypeUrl: url, SystemVersionInfo: fmt.Sprint(cur.gen)}
 	result := make(map[string]string, len(want))
 	for name, r := range want {
+		if !t.wants(name) {
+			continue
+		}
 		result[name] = r.version
 		if t.acked[name] != r.version {
 			resp.Resources = append(resp.Resources, &discovery.Resource{Name: name, Version: r.version, Resource: r.body})
 		}
 	}
 	for name := range t.acked {
-		if _, ok := want[name]; !ok {
+		if _, ok := want[name]; !ok || !t.wants(name) {
 			resp.RemovedResources = append(resp.RemovedResources, name)
 		}
 	}
