@@ -11,15 +11,18 @@ import (
 	securityv1beta1 "istio.io/client-go/pkg/apis/security/v1beta1"
 
 	"github.com/ambientlab/ambientlab/dataplane/waypoint/config"
+	"github.com/ambientlab/ambientlab/dataplane/waypoint/route"
 	"github.com/ambientlab/ambientlab/scenarios/manifest"
 	"github.com/ambientlab/ambientlab/sim/controlplane/authz"
+	"github.com/ambientlab/ambientlab/sim/controlplane/l7route"
 	"github.com/ambientlab/ambientlab/sim/topology"
 )
 
 // waypointSnapshots computes one config.Snapshot per deployed waypoint
 // Gateway (resource "<ns>/<gw>" of type config.TypeURL): the Services bound
 // to it, each with the policies and JWT rules attached to the Service, the
-// Gateway and the istio-waypoint GatewayClass, and for workload-addressed
+// Gateway and the istio-waypoint GatewayClass and its routes (l7route), and
+// for workload-addressed
 // traffic those of the Gateway and GatewayClass alone. A waypoint-for none
 // Gateway serves nothing and gets no snapshot.
 func waypointSnapshots(c *topology.Cluster, set *manifest.Set, b *bindings, cfg authz.Config) ([]*config.Snapshot, []authz.Warning) {
@@ -31,6 +34,18 @@ func waypointSnapshots(c *topology.Cluster, set *manifest.Set, b *bindings, cfg 
 	}
 	var out []*config.Snapshot
 	var warnings []authz.Warning
+	var routes map[l7route.ServiceKey]*route.Table
+	if set != nil && len(b.waypoints) > 0 {
+		var rws []l7route.Warning
+		routes, rws = l7route.Build(c, set)
+		for _, w := range rws {
+			msg := w.Message
+			if w.Field != "" {
+				msg = w.Field + ": " + msg
+			}
+			warnings = append(warnings, authz.Warning{Kind: w.Kind, Namespace: w.Namespace, Name: w.Name, Reason: w.Reason, Message: msg})
+		}
+	}
 	target := func(t authz.WaypointTarget) config.Target {
 		ps, ws := cfg.WaypointPolicies(aps, t)
 		rules, rws := cfg.WaypointJWTRules(ras, t)
@@ -59,6 +74,7 @@ func waypointSnapshots(c *topology.Cluster, set *manifest.Set, b *bindings, cfg 
 			}
 			cs.Target = target(authz.WaypointTarget{GatewayNamespace: wp.Namespace, GatewayName: wp.Name,
 				ServiceNamespace: s.Namespace, ServiceName: s.Name})
+			cs.Routing = routes[l7route.ServiceKey{Namespace: s.Namespace, Name: s.Name}]
 			snap.Services = append(snap.Services, cs)
 		}
 		out = append(out, snap)

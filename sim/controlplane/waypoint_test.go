@@ -148,3 +148,23 @@ func TestInputCarriesGatewayAPIObjects(t *testing.T) {
 		t.Fatalf("waypoints read back = %+v", wps)
 	}
 }
+
+func TestWaypointSnapshotCarriesRoutes(t *testing.T) {
+	doc := bindFixture("istio.io/use-waypoint: wp", "", "", gatewayDoc("app", "wp", "")) + `---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: api-routes, namespace: app}
+spec:
+  parentRefs: [{group: "", kind: Service, name: api, port: 8000}]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /v2}}]
+    backendRefs: [{name: api, port: 8000}]
+`
+	wp := snapshots(t, doc)["app/wp"]
+	if wp == nil || len(wp.Services) != 1 {
+		t.Fatalf("app/wp = %+v", wp)
+	}
+	if r := wp.Services[0].Routing; r == nil || len(r.HTTP) == 0 {
+		t.Fatalf("service api has no HTTP routes: %+v", r)
+	}
+}
