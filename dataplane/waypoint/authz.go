@@ -19,6 +19,7 @@ func authzFilter(lookup func(*Exchange) []*policy.Policy) Filter {
 			}
 			d := policy.Evaluate(ps, Attributes(ex))
 			if !d.Allowed {
+				ex.Record.SetDetails(RBACDeniedDetails(d.Policy))
 				return &Reject{Status: http.StatusForbidden, Body: BodyRBACDenied, Filter: "rbac", Reason: d.Text()}
 			}
 			return next.ServeL7(ctx, w, ex)

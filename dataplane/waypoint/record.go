@@ -165,6 +165,9 @@ type RecordView struct {
 
 // AddFlags adds response flags (flags accumulate, as in Envoy).
 func (r *Record) AddFlags(f ResponseFlags) {
+	if r == nil {
+		return
+	}
 	r.mu.Lock()
 	r.flags |= f
 	r.mu.Unlock()
@@ -173,6 +176,9 @@ func (r *Record) AddFlags(f ResponseFlags) {
 // SetDetails sets the response code details; the last writer wins, since the
 // component that finally produced the response knows best.
 func (r *Record) SetDetails(details string) {
+	if r == nil {
+		return
+	}
 	r.mu.Lock()
 	r.details = details
 	r.mu.Unlock()
@@ -180,6 +186,9 @@ func (r *Record) SetDetails(details string) {
 
 // SetBackend records the routing decision.
 func (r *Record) SetBackend(b Backend) {
+	if r == nil {
+		return
+	}
 	r.mu.Lock()
 	r.backend, r.hasBackend = b, true
 	r.mu.Unlock()
@@ -188,6 +197,9 @@ func (r *Record) SetBackend(b Backend) {
 // SetUpstream records the endpoint chosen for the request and, once the
 // HBONE handshake verified it, its SPIFFE ID (empty if not verified).
 func (r *Record) SetUpstream(host netip.AddrPort, principal string) {
+	if r == nil {
+		return
+	}
 	r.mu.Lock()
 	r.upstreamHost, r.upstreamPrincipal = host, principal
 	r.mu.Unlock()
@@ -195,6 +207,9 @@ func (r *Record) SetUpstream(host netip.AddrPort, principal string) {
 
 // SetRequestID records the x-request-id the waypoint used.
 func (r *Record) SetRequestID(id string) {
+	if r == nil {
+		return
+	}
 	r.mu.Lock()
 	r.requestID = id
 	r.mu.Unlock()
@@ -202,6 +217,9 @@ func (r *Record) SetRequestID(id string) {
 
 // View copies the record.
 func (r *Record) View() RecordView {
+	if r == nil {
+		return RecordView{}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return RecordView{Flags: r.flags, Details: r.details, Backend: r.backend, HasBackend: r.hasBackend,
@@ -211,6 +229,9 @@ func (r *Record) View() RecordView {
 // noteReject fills in flags and details for a rejection whose filter did not
 // record them itself: a best default per filter, never overriding.
 func (r *Record) noteReject(rej *Reject) {
+	if r == nil {
+		return
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.details != "" {
@@ -261,6 +282,9 @@ func ensureRecord(ctx context.Context) (context.Context, *Record) {
 
 // setDetailsIfEmpty sets details unless a component already did.
 func (r *Record) setDetailsIfEmpty(details string) {
+	if r == nil {
+		return
+	}
 	r.mu.Lock()
 	if r.details == "" {
 		r.details = details

@@ -101,12 +101,16 @@ func newHarness(t *testing.T, inner func(http.Handler) http.Handler) *harness {
 
 	denyAdmin := &policy.Policy{Name: "deny-admin", Namespace: "apps", Scope: policy.ScopeWorkloadSelector, Action: policy.ActionDeny,
 		Rules: []policy.Rule{{Clauses: []policy.Clause{{Matches: []policy.Match{{Paths: []policy.StringMatch{policy.Exact("/admin")}}}}}}}}
-	if err := denyAdmin.Validate(); err != nil {
-		t.Fatal(err)
+	allowButPrivate := &policy.Policy{Name: "allow-public", Namespace: "apps", Scope: policy.ScopeWorkloadSelector, Action: policy.ActionAllow,
+		Rules: []policy.Rule{{Clauses: []policy.Clause{{Matches: []policy.Match{{NotPaths: []policy.StringMatch{policy.Exact("/private")}}}}}}}}
+	for _, p := range []*policy.Policy{denyAdmin, allowButPrivate} {
+		if err := p.Validate(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var ids atomic.Int64
 	wp, err := waypoint.New(waypoint.Config{Normalization: pathnorm.ModeBase, Upstream: up,
-		Policies:     func(*waypoint.Exchange) []*policy.Policy { return []*policy.Policy{denyAdmin} },
+		Policies:     func(*waypoint.Exchange) []*policy.Policy { return []*policy.Policy{denyAdmin, allowButPrivate} },
 		NewRequestID: func() string { return fmt.Sprintf("rid-%d", ids.Add(1)) }})
 	if err != nil {
 		t.Fatal(err)
@@ -164,8 +168,9 @@ func TestWaypointRequestsAreMeasured(t *testing.T) {
 	cases := []want{
 		{get("/get"), "200", "-", "via_upstream"},
 		{post, "200", "-", "via_upstream"},
-		{get("/admin"), "403", "-", "rbac_access_denied_matched_policy[none]"},
+		{get("/admin"), "403", "-", "rbac_access_denied_matched_policy[ns[apps]-policy[deny-admin]]"},
 		{get("/down"), "503", "UF", "upstream_reset_before_response_started{connection_failure}"},
+		{get("/private"), "403", "-", "rbac_access_denied_matched_policy[none]"},
 	}
 	responses := make([]string, len(cases))
 	for i, c := range cases {
@@ -202,16 +207,16 @@ func TestWaypointRequestsAreMeasured(t *testing.T) {
 		want   float64
 	}{
 		{"istio_requests_total", ok, 2},
-		{"istio_requests_total", denied, 1},
+		{"istio_requests_total", denied, 2},
 		{"istio_requests_total", failed, 1},
 		// Every interval is one clock step: 7ms.
 		{"istio_request_duration_milliseconds_count", ok, 2},
 		{"istio_request_duration_milliseconds_sum", ok, 14},
 		{"istio_request_duration_milliseconds_bucket", withLE(denied, "5"), 0},
-		{"istio_request_duration_milliseconds_bucket", withLE(denied, "10"), 1},
+		{"istio_request_duration_milliseconds_bucket", withLE(denied, "10"), 2},
 		// Request bytes are exactly what the client wrote (HTTP/1.1 wire form).
 		{"istio_request_bytes_sum", ok, float64(len(cases[0].raw) + len(post))},
-		{"istio_request_bytes_sum", denied, float64(len(cases[2].raw))},
+		{"istio_request_bytes_sum", denied, float64(len(cases[2].raw) + len(cases[4].raw))},
 		{"istio_response_bytes_count", failed, 1},
 	} {
 		if got := find(t, samples, c.metric, c.labels); got != c.want {
@@ -222,8 +227,8 @@ func TestWaypointRequestsAreMeasured(t *testing.T) {
 	// (net/http adds Date/Connection headers the handler never saw).
 	sent := find(t, samples, "istio_response_bytes_sum", denied)
 	body := "RBAC: access denied"
-	if min := float64(len("HTTP/1.1 403 Forbidden\r\n\r\n") + len(body)); sent < min || sent > float64(len(responses[2])) {
-		t.Errorf("403 response bytes %v outside [%v, %d]", sent, min, len(responses[2]))
+	if min, max := float64(2*(len("HTTP/1.1 403 Forbidden\r\n\r\n")+len(body))), float64(len(responses[2])+len(responses[4])); sent < min || sent > max {
+		t.Errorf("403 response bytes %v outside [%v, %v]", sent, min, max)
 	}
 	if !strings.HasSuffix(responses[2], body) {
 		t.Errorf("403 body: %q", responses[2])
@@ -233,7 +238,7 @@ func TestWaypointRequestsAreMeasured(t *testing.T) {
 	assertContains(t, line, "\tinfo\taccess\trequest complete\t", "src.addr=10.1.0.5 ", `src.workload="sleep-7d9"`,
 		`src.namespace="clients"`, `src.identity="spiffe://cluster.local/ns/clients/sa/curl"`, "dst.addr=10.96.0.10:8000",
 		`dst.service="httpbin.apps.svc.cluster.local"`, `method="GET"`, `protocol="HTTP/1.1"`, "response_code=403",
-		`response_flags="-"`, `response_code_details="rbac_access_denied_matched_policy[none]"`,
+		`response_flags="-"`, `response_code_details="rbac_access_denied_matched_policy[ns[apps]-policy[deny-admin]]"`,
 		fmt.Sprintf("bytes_received=%d", len(cases[2].raw)), `duration="7ms"`, `request_id="rid-3"`, `authority="httpbin:8000"`)
 	if strings.Contains(line, "upstream_host") || strings.Contains(line, "dst.workload") {
 		t.Errorf("denied request names an upstream:\n%s", line)
