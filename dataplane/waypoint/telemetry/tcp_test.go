@@ -1,6 +1,7 @@
 package telemetry_test
 
 import (
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"testing"
@@ -97,5 +98,33 @@ func TestDuplicateRegistrationIsAnError(t *testing.T) {
 	}
 	if _, err := telemetry.New(telemetry.Config{Registry: tel.Registry()}); err == nil {
 		t.Fatal("a second Telemetry on the same registry was accepted")
+	}
+}
+
+// TestJSONAccessLog: LOG_FORMAT=json keeps the same dotted keys plus level,
+// time, scope and message (ambient-semantics §13).
+func TestJSONAccessLog(t *testing.T) {
+	log := &logBuffer{}
+	tel, err := telemetry.New(telemetry.Config{AccessLog: slog.New(ztunnel.NewAccessLogHandler(log, true, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &waypoint.Record{}
+	rec.AddFlags(waypoint.FlagUpstreamConnectionFailure)
+	tel.OpenTCP(waypoint.Peer{SourceIP: clientIP, Identity: curlID, DestinationIP: vip, DestPort: 8000}, rec).
+		Fail(errors.New("dial 10.1.0.9:15008: connection refused"))
+	var got map[string]any
+	if err := json.Unmarshal([]byte(log.line(t, "connection failed")), &got); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]any{"scope": "access", "level": "warn", "message": "connection failed",
+		"src.addr": "10.1.0.5", "src.identity": "spiffe://cluster.local/ns/clients/sa/curl", "dst.addr": "10.96.0.10:8000",
+		"response_flags": "UF", "bytes_sent": float64(0), "error": "dial 10.1.0.9:15008: connection refused"} {
+		if got[k] != want {
+			t.Errorf("%s = %#v, want %#v", k, got[k], want)
+		}
+	}
+	if _, ok := got["time"]; !ok {
+		t.Error("no time key")
 	}
 }
