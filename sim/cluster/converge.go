@@ -144,6 +144,14 @@ func (c *Cluster) createPods(ctx context.Context, pods []topology.Pod) error {
 		for i < len(pods) && startTier(pods[i]) == startTier(pods[0]) {
 			i++
 		}
+		if startTier(pods[0]) == tierWaypoint {
+			// A waypoint starts with the credential istiod issues for it,
+			// so istiod must know the pod first: publish and tell it.
+			if err := c.publishMesh(c.model); err != nil {
+				return err
+			}
+			c.reloadDNS()
+		}
 		if err := c.createBatch(ctx, pods[:i]); err != nil {
 			return err
 		}

@@ -144,7 +144,8 @@ func meshInstalled(m *topology.Cluster) bool {
 	return false
 }
 
-// wantsMesh reports whether m has anything labelled for ambient capture.
+// wantsMesh reports whether m has anything labelled for ambient capture,
+// or a waypoint (which is useless without the mesh, and needs istiod).
 func wantsMesh(m *topology.Cluster) bool {
 	for _, ns := range m.Namespaces {
 		if ns.Labels[nodeagent.LabelDataplaneMode] == nodeagent.DataplaneModeAmbient {
@@ -152,25 +153,32 @@ func wantsMesh(m *topology.Cluster) bool {
 		}
 	}
 	for _, p := range m.Pods {
-		if p.Labels[nodeagent.LabelDataplaneMode] == nodeagent.DataplaneModeAmbient {
+		if p.Labels[nodeagent.LabelDataplaneMode] == nodeagent.DataplaneModeAmbient || topology.IsWaypointPod(p) {
 			return true
 		}
 	}
 	return false
 }
 
-// markMeshPods gives istiod and the ztunnels their real programs.
+// markMeshPods gives istiod, the ztunnels and the waypoints (the pods of a
+// waypoint Gateway's Deployment, see topology/waypoint.go) their real
+// programs. A waypoint gets the pod-bound credential istiod writes for it.
 func (c *Cluster) markMeshPods(m *topology.Cluster) {
 	lay := c.meshLayout()
 	vip := istiodIP(c.cfg.Plan).String()
 	for i := range m.Pods {
 		p := &m.Pods[i]
 		var argv []string
-		switch meshComponent(*p) {
-		case componentIstiod:
+		switch {
+		case topology.IsWaypointPod(*p):
+			argv = []string{c.cfg.MeshBinary, "waypoint", "--namespace", p.Namespace,
+				"--gateway", p.Labels[topology.LabelGatewayName], "--pod", p.Name,
+				"--xds", fmt.Sprintf("%s:%d", vip, portXDS), "--ca", fmt.Sprintf("%s:%d", vip, portCA),
+				"--bootstrap", lay.PodBootstrapDir(p.Namespace, p.Name), "--trust-domain", m.TrustDomain}
+		case meshComponent(*p) == componentIstiod:
 			argv = []string{c.cfg.MeshBinary, "controlplane", "--state", lay.Dir,
 				"--listen", fmt.Sprintf(":%d", portXDS), "--ca-listen", fmt.Sprintf(":%d", portCA)}
-		case componentZtunnel:
+		case meshComponent(*p) == componentZtunnel:
 			argv = []string{c.cfg.MeshBinary, "ztunnel", "--node", p.Node,
 				"--xds", fmt.Sprintf("%s:%d", vip, portXDS), "--ca", fmt.Sprintf("%s:%d", vip, portCA),
 				"--zds", lay.ZDSSocket(p.Node), "--bootstrap", lay.BootstrapDir(p.Node)}
@@ -185,21 +193,37 @@ func (c *Cluster) markMeshPods(m *topology.Cluster) {
 	}
 }
 
+// Start tiers (startTier).
+const (
+	tierDNS = iota
+	tierIstiod
+	tierZtunnel
+	tierWaypoint
+	tierWorkload
+)
+
 // startTier orders pod creation: each tier starts, alone, once the one
 // before is ready — cluster DNS, istiod, the ztunnels (which need istiod's
-// bootstrap credentials, xDS and ZDS sockets), then user workloads.
+// bootstrap credentials, xDS and ZDS sockets), the waypoints (which need
+// istiod's pod credentials and xDS; user traffic through them needs them
+// ready), then user workloads.
 func startTier(p topology.Pod) int {
 	switch {
 	case !p.System:
-		return 3
+		return tierWorkload
+	case topology.IsWaypointPod(p):
+		return tierWaypoint
 	case meshComponent(p) == componentZtunnel:
-		return 2
+		return tierZtunnel
 	case meshComponent(p) == componentIstiod:
-		return 1
+		return tierIstiod
 	}
-	return 0
+	return tierDNS
 }
 
-// reloadsOnSIGHUP: DNS and istiod re-read their input on SIGHUP; ztunnel
-// has nothing to re-read (its configuration arrives over xDS and ZDS).
-func reloadsOnSIGHUP(p topology.Pod) bool { return meshComponent(p) != componentZtunnel }
+// reloadsOnSIGHUP: DNS and istiod re-read their input on SIGHUP; ztunnels
+// and waypoints have nothing to re-read (their configuration arrives over
+// xDS and ZDS).
+func reloadsOnSIGHUP(p topology.Pod) bool {
+	return meshComponent(p) != componentZtunnel && !topology.IsWaypointPod(p)
+}
