@@ -4,6 +4,8 @@ import (
 	"crypto/tls"
 	"net"
 	"sync"
+
+	"github.com/ambientlab/ambientlab/dataplane/sockets"
 )
 
 // batchMax bounds how much encrypted output is held before a forced write.
@@ -16,21 +18,34 @@ const batchMax = 512 << 10
 // latency and cuts bulk syscalls ~16×.
 type batchConn struct {
 	net.Conn
+	// rio, when the transport is TCP, does the socket I/O with raw system
+	// calls (sockets.RawIO): an HBONE connection is idle between messages,
+	// and going through the runtime's system-call path on each one wakes
+	// its sysmon thread.
+	rio  *sockets.RawIO
 	mu   sync.Mutex
 	hold bool // set between beginBatch and endBatch
 	buf  []byte
+}
+
+func newBatchConn(raw net.Conn) *batchConn {
+	b := &batchConn{Conn: raw}
+	if tc, ok := raw.(*net.TCPConn); ok {
+		b.rio, _ = sockets.NewRawIO(tc) // nil (plain I/O) if the conn has no fd
+	}
+	return b
 }
 
 // TLSServer wraps raw for Server.ServeConn with record batching and the
 // enforced TLS 1.3 / h2 config. Plain tls.Server conns work too, without
 // batching.
 func TLSServer(raw net.Conn, cfg *tls.Config) *tls.Conn {
-	return tls.Server(&batchConn{Conn: raw}, EnforceTLS(cfg))
+	return tls.Server(newBatchConn(raw), EnforceTLS(cfg))
 }
 
 // tlsClient is the client-side counterpart of TLSServer.
 func tlsClient(raw net.Conn, cfg *tls.Config) (*tls.Conn, *batchConn) {
-	bc := &batchConn{Conn: raw}
+	bc := newBatchConn(raw)
 	return tls.Client(bc, EnforceTLS(cfg)), bc
 }
 
@@ -43,11 +58,26 @@ func batchOf(nc net.Conn) *batchConn {
 	return nil
 }
 
+func (b *batchConn) Read(p []byte) (int, error) {
+	if b.rio != nil {
+		return b.rio.Read(p)
+	}
+	return b.Conn.Read(p)
+}
+
+// writeRaw writes to the transport.
+func (b *batchConn) writeRaw(p []byte) (int, error) {
+	if b.rio != nil {
+		return b.rio.Write(p)
+	}
+	return b.Conn.Write(p)
+}
+
 func (b *batchConn) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	if !b.hold {
 		b.mu.Unlock()
-		return b.Conn.Write(p)
+		return b.writeRaw(p)
 	}
 	if len(b.buf)+len(p) > batchMax {
 		if err := b.flushLocked(); err != nil {
@@ -88,7 +118,7 @@ func (b *batchConn) flushLocked() error {
 	if len(b.buf) == 0 {
 		return nil
 	}
-	_, err := b.Conn.Write(b.buf)
+	_, err := b.writeRaw(b.buf)
 	if cap(b.buf) > 64<<10 && len(b.buf) < 16<<10 {
 		b.buf = nil // do not pin a large buffer for small traffic
 	} else {

@@ -188,6 +188,11 @@ func (s *Stream) ReadFrom(r io.Reader) (int64, error) {
 	buf := getBuf(copyBufMin)
 	buf = buf[:cap(buf)]
 	defer func() { putBuf(buf) }() // buf may have grown
+	if tc, ok := r.(*net.TCPConn); ok {
+		if rio, err := sockets.NewRawIO(tc); err == nil {
+			r = rio // raw reads: no sysmon wake-up per message (sockets.RawIO)
+		}
+	}
 
 	var total int64
 	for {

@@ -30,6 +30,9 @@ func (s *Stream) WriteTo(w io.Writer) (int64, error) {
 			s.sink = sockets.NewTryWriter(rc)
 			s.mu.Unlock()
 		}
+		if rio, err := sockets.NewRawIO(tc); err == nil {
+			w = rio // queued chunks: raw writes too (sockets.RawIO)
+		}
 	}
 	defer func() {
 		s.mu.Lock()

@@ -3,7 +3,7 @@
 package sockets
 
 import (
-	"errors"
+	"os"
 	"syscall"
 )
 
@@ -46,19 +46,17 @@ func (w *TryWriter) TryWrite(p []byte) (int, error) {
 
 func (w *TryWriter) writeFD(fd uintptr) bool {
 	for w.n < len(w.p) {
-		m, e := syscall.Write(int(fd), w.p[w.n:])
-		if m > 0 {
-			w.n += m
-		}
+		m, e := rawWrite(fd, w.p[w.n:]) // see rawRead: no sysmon wake-up
+		w.n += m
 		switch {
 		case e == syscall.EINTR:
 			continue
-		case errors.Is(e, syscall.EAGAIN):
+		case e == syscall.EAGAIN:
 			return true // full: report the short write, never wait
-		case e != nil:
-			w.err = e
+		case e != 0:
+			w.err = os.NewSyscallError("write", e)
 			return true
-		case m <= 0:
+		case m == 0:
 			return true
 		}
 	}
