@@ -201,6 +201,15 @@ func (f *flow) securityPolicy() string {
 	return "none"
 }
 
+// values orders l by names for WithLabelValues.
+func values(l prometheus.Labels, names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = l[n]
+	}
+	return out
+}
+
 // httpLabels adds the HTTP-only labels.
 func (f *flow) httpLabels(dir Directory, status int, grpcStatus string) prometheus.Labels {
 	l := f.labels(dir, 2)

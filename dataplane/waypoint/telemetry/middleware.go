@@ -62,10 +62,11 @@ func (t *Telemetry) Wrap(next http.Handler) http.Handler {
 		}
 		received := requestHeadBytes(r) + bodyIn
 		sent := rw.headBytes + rw.bodyBytes
-		t.requests.With(labels).Inc()
-		t.duration.With(labels).Observe(milliseconds(elapsed))
-		t.requestSize.With(labels).Observe(float64(received))
-		t.responseSize.With(labels).Observe(float64(sent))
+		vals := values(labels, httpLabelNames) // positional lookups skip per-metric map validation
+		t.requests.WithLabelValues(vals...).Inc()
+		t.duration.WithLabelValues(vals...).Observe(milliseconds(elapsed))
+		t.requestSize.WithLabelValues(vals...).Observe(float64(received))
+		t.responseSize.WithLabelValues(vals...).Observe(float64(sent))
 		t.logRequest(ctx, f, dir, r, status, received, sent, start, elapsed)
 	})
 }

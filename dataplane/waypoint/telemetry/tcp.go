@@ -30,7 +30,7 @@ func (t *Telemetry) OpenTCP(peer waypoint.Peer, rec *waypoint.Record) *TCPConn {
 	}
 	c := &TCPConn{t: t, peer: peer, rec: rec, start: t.now()}
 	f := c.flow()
-	t.tcpOpened.With(f.labels(t.dir(), 3)).Inc()
+	t.tcpOpened.WithLabelValues(values(f.labels(t.dir(), 3), tcpLabelNames)...).Inc()
 	t.tcpOpenGauge.Inc()
 	return c
 }
@@ -45,10 +45,10 @@ func (c *TCPConn) flow() *flow {
 func (c *TCPConn) Complete(received, sent int64, err error) {
 	c.once.Do(func() {
 		t, f, dir := c.t, c.flow(), c.t.dir()
-		l := f.labels(dir, 3)
-		t.tcpClosed.With(l).Inc()
-		t.tcpReceived.With(l).Add(float64(received))
-		t.tcpSent.With(l).Add(float64(sent))
+		l := values(f.labels(dir, 3), tcpLabelNames)
+		t.tcpClosed.WithLabelValues(l...).Inc()
+		t.tcpReceived.WithLabelValues(l...).Add(float64(received))
+		t.tcpSent.WithLabelValues(l...).Add(float64(sent))
 		t.tcpOpenGauge.Dec()
 		level := slog.LevelInfo
 		if err != nil {
@@ -64,9 +64,9 @@ func (c *TCPConn) Complete(received, sent int64, err error) {
 func (c *TCPConn) Fail(err error) {
 	c.once.Do(func() {
 		t, f, dir := c.t, c.flow(), c.t.dir()
-		l := f.labels(dir, 3)
-		t.tcpClosed.With(l).Inc()
-		t.tcpFailed.With(l).Inc()
+		l := values(f.labels(dir, 3), tcpLabelNames)
+		t.tcpClosed.WithLabelValues(l...).Inc()
+		t.tcpFailed.WithLabelValues(l...).Inc()
 		t.tcpOpenGauge.Dec()
 		c.log(f, dir, slog.LevelWarn, MsgConnectionFailed, 0, 0, err)
 	})
