@@ -110,6 +110,12 @@ func parseSample(line string) (sample, error) {
 // test unless exactly one matches.
 func find(t *testing.T, samples []sample, name string, want map[string]string) float64 {
 	t.Helper()
+	return findSample(t, samples, name, want).value
+}
+
+// findSample is find returning the whole series.
+func findSample(t *testing.T, samples []sample, name string, want map[string]string) sample {
+	t.Helper()
 	var hits []sample
 next:
 	for _, s := range samples {
@@ -126,7 +132,7 @@ next:
 	if len(hits) != 1 {
 		t.Fatalf("%s%v: %d series match, want 1; series of that name:\n%s", name, want, len(hits), dump(samples, name))
 	}
-	return hits[0].value
+	return hits[0]
 }
 
 func dump(samples []sample, name string) string {
