@@ -16,7 +16,10 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
 // ADSConfig configures an ADSClient.
@@ -34,6 +37,23 @@ type ADSConfig struct {
 	Log                        *slog.Logger
 	// DialOptions are appended to the gRPC dial options (tests).
 	DialOptions []grpc.DialOption
+	// Extra subscribes to resource types beyond the workload API, on the
+	// same stream (a waypoint's own configuration).
+	Extra []ExtraType
+}
+
+// ExtraType is a resource type the client subscribes to besides Address and
+// Authorization. The client keeps its resources raw; Apply interprets them.
+type ExtraType struct {
+	TypeURL string
+	// Names, when non-empty, are sent as resource_names_subscribe; otherwise
+	// the subscription is a wildcard.
+	Names []string
+	// Apply receives every resource of the type the client would hold after
+	// a response, by name. An error rejects the response: it is NACKed with
+	// the error, and the previous resources stay in force (Apply must not
+	// install anything when it fails). It runs on the stream goroutine.
+	Apply func(resources map[string]*anypb.Any) error
 }
 
 // ADSStatus is a point-in-time view of the client, for config dumps and tests.
@@ -46,7 +66,8 @@ type ADSStatus struct {
 	LastError string // why the last stream ended
 }
 
-// ADSClient subscribes to Address and Authorization resources over delta ADS
+// ADSClient subscribes to Address and Authorization resources (and any
+// ADSConfig.Extra types) over delta ADS
 // (envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedResources)
 // and publishes a workloadapi.Snapshot after every accepted response. While
 // disconnected it keeps serving the last good snapshot and reconnects with
@@ -80,7 +101,20 @@ func NewADSClient(cfg ADSConfig) (*ADSClient, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &ADSClient{broadcaster: newBroadcaster(), cfg: cfg, log: cfg.Log, cache: newResourceCache()}, nil
+	extras := map[string]ExtraType{}
+	for i, e := range cfg.Extra {
+		switch {
+		case e.TypeURL == "" || e.Apply == nil:
+			return nil, fmt.Errorf("xds: Extra[%d]: TypeURL and Apply are required", i)
+		case e.TypeURL == TypeAddress || e.TypeURL == TypeAuthorization:
+			return nil, fmt.Errorf("xds: Extra[%d]: %s is already subscribed", i, e.TypeURL)
+		}
+		if _, dup := extras[e.TypeURL]; dup {
+			return nil, fmt.Errorf("xds: Extra[%d]: %s listed twice", i, e.TypeURL)
+		}
+		extras[e.TypeURL] = e
+	}
+	return &ADSClient{broadcaster: newBroadcaster(), cfg: cfg, log: cfg.Log, cache: newResourceCache(extras)}, nil
 }
 
 // Status returns a copy of the connection status.
@@ -144,10 +178,7 @@ func (c *ADSClient) runStream(ctx context.Context, ads discovery.AggregatedDisco
 	c.mu.Lock()
 	c.status.Connected = true
 	c.status.Connects++
-	reqs := []*discovery.DeltaDiscoveryRequest{
-		{Node: node, TypeUrl: TypeAddress, InitialResourceVersions: c.cache.versionsOf(TypeAddress)},
-		{TypeUrl: TypeAuthorization, InitialResourceVersions: c.cache.versionsOf(TypeAuthorization)},
-	}
+	reqs := c.subscriptionsLocked(node)
 	c.mu.Unlock()
 	for _, r := range reqs {
 		if err := stream.Send(r); err != nil {
@@ -165,6 +196,31 @@ func (c *ADSClient) runStream(ctx context.Context, ads discovery.AggregatedDisco
 			return progressed, err
 		}
 	}
+}
+
+// BytesPayload decodes an ExtraType resource whose Any carries a
+// google.protobuf.BytesValue under the type's own URL (the waypoint config's
+// wire form) and returns the bytes.
+func BytesPayload(a *anypb.Any) ([]byte, error) {
+	var b wrapperspb.BytesValue
+	if err := proto.Unmarshal(a.GetValue(), &b); err != nil {
+		return nil, fmt.Errorf("xds: %s payload is not a BytesValue: %w", a.GetTypeUrl(), err)
+	}
+	return b.GetValue(), nil
+}
+
+// subscriptionsLocked is the first request of each type on a new stream,
+// with the versions the client holds. The caller must hold c.mu.
+func (c *ADSClient) subscriptionsLocked(node *corev3.Node) []*discovery.DeltaDiscoveryRequest {
+	reqs := []*discovery.DeltaDiscoveryRequest{
+		{Node: node, TypeUrl: TypeAddress, InitialResourceVersions: c.cache.versionsOf(TypeAddress)},
+		{TypeUrl: TypeAuthorization, InitialResourceVersions: c.cache.versionsOf(TypeAuthorization)},
+	}
+	for _, e := range c.cfg.Extra {
+		reqs = append(reqs, &discovery.DeltaDiscoveryRequest{TypeUrl: e.TypeURL, ResourceNamesSubscribe: e.Names,
+			InitialResourceVersions: c.cache.versionsOf(e.TypeURL)})
+	}
+	return reqs
 }
 
 // handle applies one response and returns its ACK, or a NACK carrying the

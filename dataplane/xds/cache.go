@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"google.golang.org/protobuf/types/known/anypb"
 	"istio.io/istio/pkg/workloadapi"
 	"istio.io/istio/pkg/workloadapi/security"
 
@@ -18,16 +19,24 @@ import (
 type resourceCache struct {
 	addresses map[string]*workloadapi.Address
 	auths     map[string]*security.Authorization
-	versions  map[string]map[string]string // type URL → name → version
-	received  map[string]bool              // type URL → got a response since start
+	extra     map[string]map[string]*anypb.Any // ExtraType resources: type URL → name → raw
+	versions  map[string]map[string]string     // type URL → name → version
+	received  map[string]bool                  // type URL → got a response since start
+	// extraTypes is configuration, shared by every copy.
+	extraTypes map[string]ExtraType
 }
 
-func newResourceCache() resourceCache {
-	return resourceCache{
+func newResourceCache(extraTypes map[string]ExtraType) resourceCache {
+	rc := resourceCache{
 		addresses: map[string]*workloadapi.Address{}, auths: map[string]*security.Authorization{},
+		extra:    map[string]map[string]*anypb.Any{},
 		versions: map[string]map[string]string{TypeAddress: {}, TypeAuthorization: {}},
-		received: map[string]bool{},
+		received: map[string]bool{}, extraTypes: extraTypes,
 	}
+	for t := range extraTypes {
+		rc.extra[t], rc.versions[t] = map[string]*anypb.Any{}, map[string]string{}
+	}
+	return rc
 }
 
 func (rc resourceCache) versionsOf(typeURL string) map[string]string {
@@ -36,8 +45,11 @@ func (rc resourceCache) versionsOf(typeURL string) map[string]string {
 
 func (rc resourceCache) clone() resourceCache {
 	out := resourceCache{
-		addresses: maps.Clone(rc.addresses), auths: maps.Clone(rc.auths),
-		versions: map[string]map[string]string{}, received: maps.Clone(rc.received),
+		addresses: maps.Clone(rc.addresses), auths: maps.Clone(rc.auths), extra: map[string]map[string]*anypb.Any{},
+		versions: map[string]map[string]string{}, received: maps.Clone(rc.received), extraTypes: rc.extraTypes,
+	}
+	for t, m := range rc.extra {
+		out.extra[t] = maps.Clone(m)
 	}
 	for t, v := range rc.versions {
 		out.versions[t] = maps.Clone(v)
@@ -51,6 +63,10 @@ func (rc resourceCache) clone() resourceCache {
 // unconvertible resource fails the whole response.
 func (rc resourceCache) apply(resp *discovery.DeltaDiscoveryResponse) (*state.Snapshot, resourceCache, error) {
 	t := resp.GetTypeUrl()
+	if e, ok := rc.extraTypes[t]; ok {
+		next, err := rc.applyExtra(resp, e)
+		return nil, next, err
+	}
 	if t != TypeAddress && t != TypeAuthorization {
 		return nil, rc, fmt.Errorf("unsupported type %q", t)
 	}
@@ -94,6 +110,32 @@ func (rc resourceCache) apply(resp *discovery.DeltaDiscoveryResponse) (*state.Sn
 		snap = nil
 	}
 	return snap, next, nil
+}
+
+// applyExtra applies a response of an ExtraType and hands the resulting set
+// to its Apply; nothing changes when either step fails.
+func (rc resourceCache) applyExtra(resp *discovery.DeltaDiscoveryResponse, e ExtraType) (resourceCache, error) {
+	t := e.TypeURL
+	next := rc.clone()
+	for _, name := range resp.GetRemovedResources() {
+		delete(next.extra[t], name)
+		delete(next.versions[t], name)
+	}
+	for _, r := range resp.GetResources() {
+		if r.GetName() == "" {
+			return rc, fmt.Errorf("resource without a name")
+		}
+		if r.GetResource().GetTypeUrl() != t {
+			return rc, fmt.Errorf("resource %s: type %q in a %q response", r.GetName(), r.GetResource().GetTypeUrl(), t)
+		}
+		next.extra[t][r.GetName()] = r.GetResource()
+		next.versions[t][r.GetName()] = r.GetVersion()
+	}
+	if err := e.Apply(maps.Clone(next.extra[t])); err != nil {
+		return rc, err
+	}
+	next.received[t] = true
+	return next, nil
 }
 
 func sortedValues[V any](m map[string]V) []V {
