@@ -109,9 +109,9 @@ func fixturePolicies() []*policy.Policy {
 		pol("internal-from-10", policy.ActionDeny, rule(policy.Match{Paths: []policy.StringMatch{pre("/internal/")}},
 			policy.Match{NotRemoteIPs: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})),
 		pol("allow", policy.ActionAllow,
-			rule(policy.Match{Principals: []policy.StringMatch{ex(clientID.Principal())}}, policy.Match{NotPaths: []policy.StringMatch{pre("/jwt/")}}),
-			rule(policy.Match{Paths: []policy.StringMatch{pre("/jwt/")}}, policy.Match{RequestPrincipals: []policy.StringMatch{ex(issuerName + "/alice")}}),
-			rule(policy.Match{Paths: []policy.StringMatch{ex("/jwt/public")}}),
+			rule(policy.Match{Principals: []policy.StringMatch{ex(clientID.Principal())}}, policy.Match{NotPaths: []policy.StringMatch{pre("/anything/jwt/")}}),
+			rule(policy.Match{Paths: []policy.StringMatch{pre("/anything/jwt/")}}, policy.Match{RequestPrincipals: []policy.StringMatch{ex(issuerName + "/alice")}}),
+			rule(policy.Match{Paths: []policy.StringMatch{ex("/anything/jwt/public")}}),
 		),
 	}
 }

@@ -133,20 +133,20 @@ func h2Cases(env Env) []Case {
 func jwtCases(env Env) []Case {
 	t := env.Tokens
 	bearer := func(tok string) string { return "Authorization: Bearer " + tok }
-	alice := side(get(env, "/jwt/data", bearer(t.Alice)), served("/jwt/data"))
+	alice := side(get(env, "/anything/jwt/data", bearer(t.Alice)), served("/anything/jwt/data"))
 	unauth := func(r *Request) Side { return side(r, status(401)) }
 	return []Case{
-		{ID: "W10", Family: FamilyJWT, Name: "no token where required", Attack: side(get(env, "/jwt/data"), status(403)), Twin: alice},
-		{ID: "W10", Family: FamilyJWT, Name: "disallowed subject", Attack: side(get(env, "/jwt/data", bearer(t.Bob)), status(403)), Twin: alice},
-		{ID: "W10", Family: FamilyJWT, Name: "expired token", Attack: unauth(get(env, "/jwt/data", bearer(t.Expired))), Twin: alice},
-		{ID: "W10", Family: FamilyJWT, Name: "unknown issuer", Attack: unauth(get(env, "/jwt/data", bearer(t.Stranger))), Twin: alice},
-		{ID: "W10", Family: FamilyJWT, Name: "alg none", Attack: unauth(get(env, "/jwt/data", bearer(AlgNone))), Twin: alice},
-		{ID: "W10", Family: FamilyJWT, Name: "HS256 key confusion", Attack: unauth(get(env, "/jwt/data", bearer(t.HS256))), Twin: alice},
-		{ID: "W10", Family: FamilyJWT, Name: "forged signature", Attack: unauth(get(env, "/jwt/data", bearer(t.Forged))), Twin: alice},
-		{ID: "W10", Family: FamilyJWT, Name: "ambiguous placement", Attack: unauth(get(env, "/jwt/data?access_token="+t.Alice, bearer(t.Alice))),
-			Twin: side(get(env, "/jwt/data?access_token="+t.Alice), served("/jwt/data?access_token="+t.Alice))},
-		{ID: "W10", Family: FamilyJWT, Name: "two Authorization headers", Attack: unauth(get(env, "/jwt/data", bearer(t.Alice), bearer(t.Bob))), Twin: alice},
-		{ID: "W10", Family: FamilyJWT, Name: "excluded path traversal", Attack: Side{Req: get(env, "/jwt/public/../data"), Want: status(403)}, Twin: side(get(env, "/jwt/public"), served("/jwt/public"))},
-		{ID: "W10", Family: FamilyJWT, Name: "invalid token on excluded path", Attack: unauth(get(env, "/jwt/public", bearer(t.Expired))), Twin: side(get(env, "/jwt/public"), served("/jwt/public"))},
+		{ID: "W10", Family: FamilyJWT, Name: "no token where required", Attack: side(get(env, "/anything/jwt/data"), status(403)), Twin: alice},
+		{ID: "W10", Family: FamilyJWT, Name: "disallowed subject", Attack: side(get(env, "/anything/jwt/data", bearer(t.Bob)), status(403)), Twin: alice},
+		{ID: "W10", Family: FamilyJWT, Name: "expired token", Attack: unauth(get(env, "/anything/jwt/data", bearer(t.Expired))), Twin: alice},
+		{ID: "W10", Family: FamilyJWT, Name: "unknown issuer", Attack: unauth(get(env, "/anything/jwt/data", bearer(t.Stranger))), Twin: alice},
+		{ID: "W10", Family: FamilyJWT, Name: "alg none", Attack: unauth(get(env, "/anything/jwt/data", bearer(AlgNone))), Twin: alice},
+		{ID: "W10", Family: FamilyJWT, Name: "HS256 key confusion", Attack: unauth(get(env, "/anything/jwt/data", bearer(t.HS256))), Twin: alice},
+		{ID: "W10", Family: FamilyJWT, Name: "forged signature", Attack: unauth(get(env, "/anything/jwt/data", bearer(t.Forged))), Twin: alice},
+		{ID: "W10", Family: FamilyJWT, Name: "ambiguous placement", Attack: unauth(get(env, "/anything/jwt/data?access_token="+t.Alice, bearer(t.Alice))),
+			Twin: side(get(env, "/anything/jwt/data?access_token="+t.Alice), served("/anything/jwt/data?access_token="+t.Alice))},
+		{ID: "W10", Family: FamilyJWT, Name: "two Authorization headers", Attack: unauth(get(env, "/anything/jwt/data", bearer(t.Alice), bearer(t.Bob))), Twin: alice},
+		{ID: "W10", Family: FamilyJWT, Name: "excluded path traversal", Attack: Side{Req: get(env, "/anything/jwt/public/../data"), Want: status(403)}, Twin: side(get(env, "/anything/jwt/public"), served("/anything/jwt/public"))},
+		{ID: "W10", Family: FamilyJWT, Name: "invalid token on excluded path", Attack: unauth(get(env, "/anything/jwt/public", bearer(t.Expired))), Twin: side(get(env, "/anything/jwt/public"), served("/anything/jwt/public"))},
 	}
 }

@@ -10,10 +10,11 @@
 //
 // The fixture every case assumes (FixturePolicies describes it in words; the
 // runners build it in their own terms): DENY paths /admin, /admin/* and
-// /private; DENY header x-user=mallory; DENY cookie suffix "role=admin"; DENY
+// /private; DENY /internal/* unless the source IP is in 10.0.0.0/8; DENY header
+// x-user=mallory; DENY cookie suffix "role=admin"; DENY
 // host blocked.example.com (any port); DENY method DELETE; ALLOW the client
-// principal on paths outside /jwt/*; ALLOW /jwt/* for request principal
-// <issuer>/alice; ALLOW /jwt/public for anyone; RequestAuthentication for
+// principal on paths outside /anything/jwt/*; ALLOW /anything/jwt/* for request principal
+// <issuer>/alice; ALLOW /anything/jwt/public for anyone; RequestAuthentication for
 // <issuer> with default token locations.
 //
 // Standard library only (plus pathnorm's Mode): the workload binary links it.
