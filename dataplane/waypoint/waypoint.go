@@ -10,6 +10,7 @@ import (
 	"github.com/ambientlab/ambientlab/dataplane/policy"
 	"github.com/ambientlab/ambientlab/dataplane/waypoint/jwtauthn"
 	"github.com/ambientlab/ambientlab/dataplane/waypoint/pathnorm"
+	"github.com/ambientlab/ambientlab/dataplane/waypoint/route"
 )
 
 // Config builds a Waypoint.
@@ -23,7 +24,14 @@ type Config struct {
 	Policies func(*Exchange) []*policy.Policy
 	// Authenticator returns the RequestAuthentication for the exchange, or nil.
 	Authenticator func(*Exchange) *jwtauthn.Authenticator
-	// Upstream carries authorized requests (later: HBONE to the destination).
+	// Routes returns the routing of the exchange's destination Service
+	// (config.Service.Routing); nil routes to the original destination.
+	Routes func(*Exchange) *route.Table
+	// Rand draws weighted backends and fault percentages; nil means
+	// math/rand/v2 (tests inject a seeded source).
+	Rand route.Random
+	// Upstream carries authorized requests; URL.Host is the chosen backend
+	// VIP:port (see forward.go).
 	Upstream http.RoundTripper
 	Logger   *slog.Logger
 	// NewRequestID generates x-request-id values; nil means random UUIDv4.
@@ -57,6 +65,7 @@ func New(cfg Config) (*Waypoint, error) {
 		stripFilter(),
 		authnFilter(cfg.Authenticator),
 		authzFilter(cfg.Policies),
+		routerFilter(cfg.Routes, cfg.Rand),
 	)
 	return w, nil
 }
