@@ -229,3 +229,18 @@ func TestDurationJSON(t *testing.T) {
 		t.Fatal(string(b))
 	}
 }
+
+func TestTCPBackend(t *testing.T) {
+	vip := netip.MustParseAddrPort("198.19.0.1:5432")
+	if _, ok, _ := (*Table)(nil).TCPBackend(seeded(1)); ok {
+		t.Fatal("nil table has no TCP route")
+	}
+	tb := &Table{TCP: []TCPRoute{{Name: "t", Backends: []Backend{{Service: "a/db", Address: vip, Weight: 1}}}}}
+	if b, ok, err := tb.TCPBackend(seeded(1)); !ok || err != nil || b.Address != vip {
+		t.Fatalf("%v %v %v", b, ok, err)
+	}
+	tb.TCP[0].Backends[0].Weight = 0
+	if _, ok, err := tb.TCPBackend(seeded(1)); !ok || err != ErrAllWeightsZero {
+		t.Fatalf("all-zero TCP split: %v %v", ok, err)
+	}
+}

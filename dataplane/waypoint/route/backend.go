@@ -42,3 +42,14 @@ func PickBackend(backends []Backend, rnd Random) (*Backend, error) {
 	}
 	panic("route: weighted pick fell off the end") // unreachable: x < total
 }
+
+// TCPBackend picks the backend for a new TCP connection from the first
+// TCPRoute; ok is false when the table has none (the connection goes to
+// its original destination).
+func (t *Table) TCPBackend(rnd Random) (b *Backend, ok bool, err error) {
+	if t == nil || len(t.TCP) == 0 {
+		return nil, false, nil
+	}
+	b, err = PickBackend(t.TCP[0].Backends, rnd)
+	return b, true, err
+}
