@@ -28,6 +28,7 @@ type httpHandler struct {
 	stats *Stats
 	log   *accessLog
 	rng   *lockedRand
+	fails *failCounter
 }
 
 func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -78,6 +79,9 @@ func (h *httpHandler) route(w http.ResponseWriter, r *http.Request) {
 // for /echo.json and clients that accept application/json. Like Istio's echo,
 // ?codes=code[:weight],... picks the response code.
 func (h *httpHandler) serveEcho(w http.ResponseWriter, r *http.Request) {
+	if h.fails.fail(w, r) {
+		return
+	}
 	code := http.StatusOK
 	if s := r.URL.Query().Get("codes"); s != "" {
 		codes, err := parseCodes(s)

@@ -128,7 +128,7 @@ func Start(cfg Config) (*Server, error) {
 func (s *Server) newHTTPServer(cfg Config, port uint16, i int, errLog io.Writer) (*http.Server, error) {
 	h := &httpHandler{
 		id: cfg.Identity, port: port, stats: s.stats, log: s.log,
-		rng: newLockedRand(cfg.Seed + uint64(i)),
+		rng: newLockedRand(cfg.Seed + uint64(i)), fails: &failCounter{},
 	}
 	h2s := &http2.Server{
 		MaxConcurrentStreams: maxStreams,
