@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -44,8 +45,12 @@ func runProbe(args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&req.Timeout, "timeout", 5*time.Second, "bound on the whole attempt")
 	fs.StringVar(&req.Canary, "payload-canary", "", "string appended to the payload (and sent in "+probe.CanaryHeader+") for capture checks")
 	fs.IntVar(&req.MaxBody, "max-body", probe.DefaultMaxBody, "bytes of the response body to keep")
+	raw := fs.Bool("raw", false, "read a JSON array of raw requests (probe.RawRequest) on stdin, print a JSON array of results")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *raw {
+		return runRawProbes(os.Stdin, stdout)
 	}
 	if len(headers) > 0 {
 		req.Headers = http.Header(headers)
@@ -57,4 +62,22 @@ func runProbe(args []string, stdout, stderr io.Writer) error {
 	enc := json.NewEncoder(stdout)
 	enc.SetEscapeHTML(false)
 	return enc.Encode(res)
+}
+
+// runRawProbes runs `probe --raw`: each request on its own connection, in
+// order; results in the same order. A malformed batch is a usage error.
+func runRawProbes(stdin io.Reader, stdout io.Writer) error {
+	var reqs []probe.RawRequest
+	dec := json.NewDecoder(io.LimitReader(stdin, 64<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&reqs); err != nil {
+		return fmt.Errorf("%w: --raw: stdin is not a JSON array of raw requests: %v", errUsage, err)
+	}
+	results := make([]any, 0, len(reqs))
+	for _, r := range reqs {
+		results = append(results, probe.RunRaw(context.Background(), r))
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(results)
 }
