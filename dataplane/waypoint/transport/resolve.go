@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/ambientlab/ambientlab/dataplane/waypoint"
 	"github.com/ambientlab/ambientlab/dataplane/workloadapi"
 )
 
@@ -44,7 +45,9 @@ func IsL7(p workloadapi.AppProtocol) bool {
 // Resolution errors; the waypoint answers both with 503.
 var (
 	ErrUnknownDestination = errors.New("waypoint: destination is neither a Service VIP nor a workload")
-	ErrNoHealthyUpstream  = errors.New("waypoint: no healthy upstream")
+	// ErrNoHealthyUpstream is the forwarder's own sentinel, so a request
+	// without endpoints gets Envoy's "no healthy upstream" (UH).
+	ErrNoHealthyUpstream = waypoint.ErrNoHealthyUpstream
 )
 
 // Resolve maps dst to its endpoints the way ztunnel's outbound planner does

@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 	"time"
 
 	"golang.org/x/net/http2"
@@ -16,6 +19,7 @@ import (
 	"github.com/ambientlab/ambientlab/dataplane/identity"
 	"github.com/ambientlab/ambientlab/dataplane/policy"
 	"github.com/ambientlab/ambientlab/dataplane/waypoint"
+	"github.com/ambientlab/ambientlab/dataplane/waypoint/route"
 )
 
 // ServerConfig configures a Server.
@@ -29,6 +33,14 @@ type ServerConfig struct {
 	Handler http.Handler
 	// L4Policies returns the policies for a TCP destination; nil entries deny.
 	L4Policies func(dst netip.AddrPort) []*policy.Policy
+	// TCPRoutes returns the routing of a TCP destination (TCPRoute weighted
+	// split); nil or no TCP routes sends it to the original destination.
+	TCPRoutes func(dst netip.AddrPort) *route.Table
+	// Rand draws TCPRoute weights; nil means math/rand/v2.
+	Rand route.Random
+	// OpenTCP starts the telemetry of one L4 connection (telemetry.OpenTCP);
+	// nil reports nothing.
+	OpenTCP func(peer waypoint.Peer, rec *waypoint.Record) TCPReport
 	// Upstream resolves destinations and relays L4 streams. Required.
 	Upstream *Upstream
 	// ReadHeaderTimeout bounds a request's header block (default 60 s);
@@ -37,6 +49,17 @@ type ServerConfig struct {
 	ReadHeaderTimeout, IdleTimeout time.Duration
 	Log                            *slog.Logger
 }
+
+// TCPReport ends the telemetry of one L4 connection (telemetry.TCPConn).
+type TCPReport interface {
+	Complete(received, sent int64, err error)
+	Fail(err error)
+}
+
+type noReport struct{}
+
+func (noReport) Complete(int64, int64, error) {}
+func (noReport) Fail(error)                   {}
 
 // Server terminates HBONE for the waypoint; Handle is its hbone.Server
 // handler. L7 streams are served by one net/http Server (HTTP/1.1 and h2c
@@ -63,6 +86,12 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Float64
+	}
+	if cfg.OpenTCP == nil {
+		cfg.OpenTCP = func(waypoint.Peer, *waypoint.Record) TCPReport { return noReport{} }
 	}
 	s := &Server{cfg: cfg, log: cfg.Log, ln: newStreamListener(), serve: make(chan struct{})}
 	s.http = &http.Server{
@@ -175,8 +204,11 @@ func (s *Server) serveHTTP(ctx context.Context, ss *hbone.ServerStream, peer way
 
 // serveL4 evaluates the L4 attributes against the destination's policies
 // (a DENY closes the stream, as Envoy's network RBAC filter closes the
-// connection), then relays bytes to an endpoint.
+// connection), picks the TCPRoute backend if any, then relays bytes to an
+// endpoint of it.
 func (s *Server) serveL4(ctx context.Context, ss *hbone.ServerStream, peer waypoint.Peer, dst netip.AddrPort) {
+	rec := &waypoint.Record{}
+	report := s.cfg.OpenTCP(peer, rec)
 	var ps []*policy.Policy
 	if s.cfg.L4Policies != nil {
 		ps = s.cfg.L4Policies(dst)
@@ -186,28 +218,67 @@ func (s *Server) serveL4(ctx context.Context, ss *hbone.ServerStream, peer waypo
 	if !d.Allowed {
 		s.log.Info("waypoint: tcp connection denied", "src", peer.SourceIP.String(), "identity", peer.Identity.String(),
 			"dst", dst.String(), "reason", d.Text())
+		report.Fail(errors.New(d.Text()))
 		if stream, err := ss.Accept(); err == nil {
 			_ = stream.Close()
 		}
 		return
 	}
-	up, ep, err := s.cfg.Upstream.Dial(ctx, dst)
+	backend, err := s.tcpBackend(dst, rec)
 	if err != nil {
+		report.Fail(err)
+		if stream, err := ss.Accept(); err == nil { // Envoy closes: no route to send it
+			_ = stream.Close()
+		}
+		return
+	}
+	up, ep, err := s.cfg.Upstream.Dial(ctx, backend)
+	if err != nil {
+		if errors.Is(err, ErrNoHealthyUpstream) {
+			rec.AddFlags(waypoint.FlagNoHealthyUpstream)
+		} else {
+			rec.AddFlags(waypoint.FlagUpstreamConnectionFailure)
+		}
+		report.Fail(err)
 		_ = ss.Reject(http.StatusServiceUnavailable, err.Error())
 		return
 	}
+	rec.SetUpstream(ep.Addr, ep.Workload.Identity().String())
 	stream, err := ss.Accept()
 	if err != nil {
 		_ = up.Close()
+		report.Fail(err)
 		return
 	}
 	upstream, ok := up.(hbone.HalfCloser)
 	if !ok {
 		upstream = noHalfClose{up}
 	}
-	sent, recv, err := hbone.Copy(ctx, stream, upstream)
-	s.log.Debug("waypoint: tcp connection complete", "src", peer.SourceIP.String(), "dst", dst.String(),
-		"endpoint", ep.Addr.String(), "bytes_sent", sent, "bytes_recv", recv, "error", err)
+	received, sent, err := hbone.Copy(ctx, stream, upstream)
+	report.Complete(received, sent, err)
+}
+
+// tcpBackend is where a TCP connection for dst goes: the first TCPRoute's
+// weighted pick, else dst itself. It records the backend Service.
+func (s *Server) tcpBackend(dst netip.AddrPort, rec *waypoint.Record) (netip.AddrPort, error) {
+	var table *route.Table
+	if s.cfg.TCPRoutes != nil {
+		table = s.cfg.TCPRoutes(dst)
+	}
+	be, ok, err := table.TCPBackend(s.cfg.Rand)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("waypoint: tcp route for %s: %w", dst, err)
+	}
+	if ok {
+		ns, name, _ := strings.Cut(be.Service, "/")
+		target := be.Target(dst.Port())
+		rec.SetBackend(waypoint.Backend{ServiceHostname: be.Hostname, ServiceNamespace: ns, ServiceName: name, Port: target.Port()})
+		return target, nil
+	}
+	if svc, ok := s.cfg.Upstream.State().ServiceByVIP(dst.Addr()); ok {
+		rec.SetBackend(waypoint.Backend{ServiceHostname: svc.Hostname, ServiceNamespace: svc.Namespace, ServiceName: svc.Name, Port: dst.Port()})
+	}
+	return dst, nil
 }
 
 // noHalfClose adapts a conn without CloseWrite: that direction ends when the

@@ -107,25 +107,23 @@ func (u *Upstream) CloseIdleConnections() {
 	u.h2.CloseIdleConnections()
 }
 
-// RoundTrip sends req to one endpoint of its destination. The destination is
-// URL.Host when a route recorded a backend (waypoint.Record.SetBackend);
-// otherwise the original destination of the connection (the Peer's), so a
-// client's Host header can never steer a request elsewhere.
+// RoundTrip sends req to one endpoint of URL.Host, the backend VIP:port
+// (or pod IP:port) the waypoint's router chose — never the Host header.
+// Failures say what the forwarder needs: ErrNoHealthyUpstream (wrapping
+// waypoint.ErrNoHealthyUpstream) when no endpoint exists, and
+// FlagUpstreamConnectionFailure on the request's Record when every endpoint
+// tried failed to connect.
 func (u *Upstream) RoundTrip(req *http.Request) (*http.Response, error) {
 	u.init()
 	rec := waypoint.RecordFromContext(req.Context())
-	dst, err := requestDestination(req, rec)
+	dst, err := netip.ParseAddrPort(req.URL.Host)
 	if err != nil {
 		closeBody(req)
-		return nil, err
+		return nil, fmt.Errorf("waypoint: upstream request URL host %q is not ip:port", req.URL.Host)
 	}
 	tgt, err := Resolve(u.State(), dst)
 	if err != nil {
 		closeBody(req)
-		if rec != nil && errors.Is(err, ErrNoHealthyUpstream) {
-			rec.AddFlags(waypoint.FlagNoHealthyUpstream)
-			rec.SetDetails(waypoint.DetailsNoHealthyUpstream)
-		}
 		return nil, err
 	}
 	t := u.h1
@@ -139,6 +137,9 @@ func (u *Upstream) RoundTrip(req *http.Request) (*http.Response, error) {
 			closeBody(req)
 			if err == nil {
 				err = fmt.Errorf("%w: every endpoint of %s failed", ErrNoHealthyUpstream, dst)
+			}
+			if rec != nil {
+				rec.AddFlags(waypoint.FlagUpstreamConnectionFailure)
 			}
 			return nil, err
 		}
@@ -155,28 +156,11 @@ func (u *Upstream) RoundTrip(req *http.Request) (*http.Response, error) {
 		if !errors.As(err, &ce) || !replayable(req) {
 			if ce != nil && rec != nil {
 				rec.AddFlags(waypoint.FlagUpstreamConnectionFailure)
-				rec.SetDetails(waypoint.DetailsConnectionFailure)
 			}
 			return nil, err
 		}
 		u.Log.Debug("waypoint: endpoint connect failed, trying another", "endpoint", ep.Addr.String(), "error", err)
 	}
-}
-
-// requestDestination is the backend the request is for (see RoundTrip).
-func requestDestination(req *http.Request, rec *waypoint.Record) (netip.AddrPort, error) {
-	if rec != nil && rec.View().HasBackend {
-		ap, err := netip.ParseAddrPort(req.URL.Host)
-		if err != nil {
-			return netip.AddrPort{}, fmt.Errorf("waypoint: routed request URL host %q is not ip:port", req.URL.Host)
-		}
-		return ap, nil
-	}
-	p, ok := waypoint.PeerFromContext(req.Context())
-	if !ok || !p.DestinationIP.IsValid() {
-		return netip.AddrPort{}, errors.New("waypoint: request has neither a routed backend nor a connection peer")
-	}
-	return netip.AddrPortFrom(p.DestinationIP, p.DestPort), nil
 }
 
 // endpointRequest is a shallow copy addressed to ep. net/http adds a
