@@ -33,6 +33,7 @@ commands:
   idle   wait for SIGTERM/SIGINT
   dns    cluster DNS for a zone file (UDP and TCP); SIGHUP reloads the zone
   probe  one HTTP request or TCP exchange, printed as a JSON result (run in a pod by scenarios)
+  load   N HTTP requests with a response distribution as JSON (the scenario load step)
   loadgen  benchmark client: rtt latency or bulk throughput against a TCP echo, as JSON (run in a pod by perf/bench)
 
 Run "ambientlab-workload <command> -h" for a command's flags.
@@ -55,6 +56,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runProbe(args[1:], stdout, stderr)
 	case "loadgen":
 		err = runLoadgen(args[1:], stdout, stderr)
+	case "load":
+		err = runLoad(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
