@@ -120,7 +120,9 @@ func probeSummary(st runner.StepResult, p runner.ProbeEvidence) string {
 // junit.xml, summary.md and report.html into dir.
 // base carries what the caller knows (backend, data plane, harness version);
 // the rest of the provenance is read from the running system.
-func WriteReport(dir string, library []*scenarios.Resolved, results []runner.ScenarioResult, base v1.Provenance) (*v1.ConformanceReport, error) {
+// extra holds results of specs that are not library scenarios (the waypoint
+// negative suite).
+func WriteReport(dir string, library []*scenarios.Resolved, results []runner.ScenarioResult, base v1.Provenance, extra ...v1.TestResult) (*v1.ConformanceReport, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -133,7 +135,7 @@ func WriteReport(dir string, library []*scenarios.Resolved, results []runner.Sce
 	if prov.HarnessVersion != "" {
 		impl.Version = prov.HarnessVersion
 	}
-	rep, err := build.Build(impl, prov, time.Now().UTC(), TestResults(library, results, dir))
+	rep, err := build.Build(impl, prov, time.Now().UTC(), append(TestResults(library, results, dir), extra...))
 	if err != nil {
 		return nil, err
 	}

@@ -95,7 +95,7 @@ var _ = ReportAfterSuite("ConformanceReport", func(Report) {
 		HarnessVersion: os.Getenv("AMBIENTLAB_VERSION"), // the Makefile passes git describe
 		Backend:        v1.BackendNetns,
 		DataPlane:      "ambientlab-reference (ztunnel, istiod: xDS, CA, node agent)",
-	})
+	}, negativeReportResults()...)
 	Expect(err).NotTo(HaveOccurred())
 	GinkgoWriter.Printf("conformance report: %s (%s)\n", filepath.Join(dir, "report.yaml"), rep.Verdict())
 })

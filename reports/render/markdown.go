@@ -38,6 +38,7 @@ func Markdown(w io.Writer, r *v1.ConformanceReport) error {
 		}
 		p("\n")
 	}
+	markdownNegative(p, r.Tests)
 	for _, pr := range r.ProfileReports {
 		markdownProfile(p, pr, r.Tests)
 	}
@@ -194,4 +195,18 @@ func codeFence(s string) string {
 		}
 	}
 	return strings.Repeat("`", max(3, longest+1))
+}
+
+// markdownNegative is the negative-suite headline: attacks and positive twins
+// run, bypasses (attacks not refused) and false denies (twins not served).
+func markdownNegative(p func(string, ...any), tests []v1.TestResult) {
+	n := v1.TallyNegative(tests)
+	if !n.Any() {
+		return
+	}
+	p("**Negative suite:** %d attacks, %d positive twins — **%d bypasses, %d false denies**", n.Attacks, n.Twins, n.Bypasses, n.FalseDenies)
+	if n.Skipped > 0 {
+		p(", %d skipped", n.Skipped)
+	}
+	p(".\n\n")
 }
