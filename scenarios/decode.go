@@ -94,6 +94,8 @@ func decodeStep(js json.RawMessage, path string) (Step, manifest.FieldErrors) {
 		step = &MatrixStep{}
 	case StepWait:
 		step = &WaitStep{}
+	case StepLoad:
+		step = &LoadStep{}
 	}
 	if errs := strictUnmarshal(js, step, path); len(errs) > 0 {
 		return nil, errs

@@ -108,17 +108,18 @@ const (
 	StepProbe  StepKind = "probe"
 	StepMatrix StepKind = "matrix"
 	StepWait   StepKind = "wait"
-	// StepFault and StepLoad are reserved: recognised so the message can say
-	// "not implemented yet" instead of "unknown".
+	// StepLoad sends many requests and checks their distribution.
+	StepLoad StepKind = "load"
+	// StepFault is reserved: recognised so the message can say "not
+	// implemented yet" instead of "unknown".
 	StepFault StepKind = "fault"
-	StepLoad  StepKind = "load"
 )
 
 // StepKinds lists the implemented step kinds.
-var StepKinds = []StepKind{StepApply, StepDelete, StepExec, StepProbe, StepMatrix, StepWait}
+var StepKinds = []StepKind{StepApply, StepDelete, StepExec, StepProbe, StepMatrix, StepWait, StepLoad}
 
 // reservedStepKinds are accepted by no scenario yet.
-var reservedStepKinds = []StepKind{StepFault, StepLoad}
+var reservedStepKinds = []StepKind{StepFault}
 
 func (k StepKind) String() string { return string(k) }
 

@@ -68,6 +68,7 @@ func enums() map[string][]string {
 var stepTypes = map[StepKind]reflect.Type{
 	StepApply: reflect.TypeOf(ApplyStep{}), StepDelete: reflect.TypeOf(DeleteStep{}), StepExec: reflect.TypeOf(ExecStep{}),
 	StepProbe: reflect.TypeOf(ProbeStep{}), StepMatrix: reflect.TypeOf(MatrixStep{}), StepWait: reflect.TypeOf(WaitStep{}),
+	StepLoad: reflect.TypeOf(LoadStep{}),
 }
 
 type schemaGen struct{ defs map[string]any }

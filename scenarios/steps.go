@@ -37,6 +37,8 @@ func (c *compiler) step(i int, s Step, t Timeouts) Action {
 		a = c.matrix(path, info, st, t)
 	case *WaitStep:
 		a = c.wait(path, info, st, t)
+	case *LoadStep:
+		a = c.load(path, info, st, t)
 	}
 	if len(c.errs) > before {
 		return nil

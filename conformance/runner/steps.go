@@ -36,6 +36,8 @@ func (e *env) step(ctx context.Context, a scenarios.Action) (sr StepResult) {
 		ok = e.matrixStep(ctx, t, &sr)
 	case *scenarios.WaitAction:
 		ok = e.wait(ctx, t, &sr)
+	case *scenarios.LoadAction:
+		ok = e.loadStep(ctx, t, &sr)
 	default:
 		sr.Message = fmt.Sprintf("step kind %s is not supported by this runner", info.Kind)
 	}
