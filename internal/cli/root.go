@@ -61,7 +61,7 @@ performance benchmarks.
 		newUpCmd(g), newDownCmd(g), newApplyCmd(g, false), newApplyCmd(g, true),
 		newGetCmd(g), newExecCmd(g), newLogsCmd(g), newReapCmd(g), newStatusCmd(g),
 		newSuperviseCmd(g), newVersionCmd(), newRunCmd(g), newInnerRunCmd(g),
-		newControlPlaneCmd(g), newZtunnelCmd(g),
+		newControlPlaneCmd(g), newZtunnelCmd(g), newWaypointCmd(g),
 	)
 	return root
 }
