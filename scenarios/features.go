@@ -42,6 +42,11 @@ const (
 	Waypoint              FeatureName = "Waypoint"
 	L7AuthorizationPath   FeatureName = "L7AuthorizationPath"
 	RequestAuthentication FeatureName = "RequestAuthentication"
+	// L7 routing at the waypoint: GAMMA HTTPRoute and VirtualService.
+	L7TrafficSplit   FeatureName = "L7TrafficSplit"
+	L7HeaderRouting  FeatureName = "L7HeaderRouting"
+	L7FaultInjection FeatureName = "L7FaultInjection"
+	L7Retries        FeatureName = "L7Retries"
 )
 
 // HBONE wire.
@@ -93,6 +98,10 @@ var features = map[FeatureName]featureInfo{
 	Waypoint:              {ProfileAmbientL7, true, []Capability{CapZtunnel, CapWaypoint}},
 	L7AuthorizationPath:   {ProfileAmbientL7, true, []Capability{CapZtunnel, CapWaypoint}},
 	RequestAuthentication: {ProfileAmbientL7, false, []Capability{CapZtunnel, CapWaypoint}},
+	L7TrafficSplit:        {ProfileAmbientL7, true, []Capability{CapZtunnel, CapWaypoint}},
+	L7HeaderRouting:       {ProfileAmbientL7, true, []Capability{CapZtunnel, CapWaypoint}},
+	L7FaultInjection:      {ProfileAmbientL7, false, []Capability{CapZtunnel, CapWaypoint}},
+	L7Retries:             {ProfileAmbientL7, false, []Capability{CapZtunnel, CapWaypoint}},
 
 	HBONEMutualTLS:        {ProfileHBONE, true, []Capability{CapZtunnel}},
 	HBONENoPlaintextWire:  {ProfileHBONE, true, []Capability{CapZtunnel, CapPacketCapture}},
