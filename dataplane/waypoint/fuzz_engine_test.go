@@ -128,3 +128,59 @@ func (e *engineProbe) reset() {
 	e.mu.Unlock()
 	e.upstream.take()
 }
+
+// FuzzEngineHeaders builds requests the way Go's HTTP/2 server delivers
+// them (lower-case token names, values free of control bytes but otherwise
+// untrimmed: httpguts.ValidHeaderFieldValue) and checks what an HTTP/1
+// backend would see of the forwarded headers: no value that the backend's
+// parser would trim into a denied one ("x-user: mallory", cookie suffix
+// "role=admin"), and every forwarded value already in trimmed form.
+func FuzzEngineHeaders(f *testing.F) {
+	f.Add("x-user", " mallory", "cookie", "a=1")
+	f.Add("x-user", "mallory\t", "cookie", "role=admin ")
+	f.Add("x-user", "alice", "x-a", "b")
+	e := newEngineProbe(f, pathnorm.ModeBase)
+	f.Fuzz(func(t *testing.T, n1, v1, n2, v2 string) {
+		h := http.Header{}
+		for _, kv := range [][2]string{{n1, v1}, {n2, v2}} {
+			if !h2Name(kv[0]) || strings.ContainsFunc(kv[1], func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }) {
+				return // Go's h2 server resets such a stream before any handler
+			}
+			h.Add(http.CanonicalHeaderKey(kv[0]), kv[1])
+		}
+		r := httptest.NewRequest("GET", "/anything", nil)
+		r.Host, r.Header, r.Proto, r.ProtoMajor, r.ProtoMinor = host, h, "HTTP/2.0", 2, 0
+		e.reset()
+		rec := httptest.NewRecorder()
+		peer := waypoint.Peer{SourceIP: netip.MustParseAddr("198.18.0.7"), Identity: clientID, DestinationIP: svcVIP, DestPort: 8000}
+		e.wp.ServeHTTP(rec, r.WithContext(waypoint.WithPeer(r.Context(), peer)))
+		for _, got := range e.upstream.take() {
+			for name, vs := range got.Header {
+				for _, v := range vs {
+					trimmed := strings.Trim(v, " \t")
+					if trimmed != v {
+						t.Fatalf("forwarded %s: %q, which an HTTP/1 backend reads as %q", name, v, trimmed)
+					}
+					if name == "X-User" && trimmed == "mallory" || name == "Cookie" && strings.HasSuffix(trimmed, "role=admin") {
+						t.Fatalf("denied header %s: %q forwarded", name, v)
+					}
+				}
+			}
+		}
+	})
+}
+
+// h2Name: what Go's h2 server accepts as a regular field name (lower-case
+// token, not pseudo, not connection-specific).
+func h2Name(n string) bool {
+	if n == "" || strings.ContainsFunc(n, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || strings.ContainsRune("!#$%&'*+-.^_`|~", r))
+	}) {
+		return false
+	}
+	switch n {
+	case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "host", "content-length":
+		return false
+	}
+	return true
+}

@@ -44,6 +44,13 @@ func validate(ex *Exchange, mode pathnorm.Mode) *Reject {
 			if !validHeaderValue(v) {
 				return badRequest("validate", "control byte in header "+name)
 			}
+			if v != "" && (isFieldWhitespace(v[0]) || isFieldWhitespace(v[len(v)-1])) {
+				// RFC 9113 §8.2.1: malformed in HTTP/2 (Go's h2 server lets it
+				// through; HTTP/1 parsing already trimmed it). An HTTP/1
+				// backend trims it, so matching the untrimmed value would let
+				// " mallory" past a DENY on "mallory".
+				return badRequest("validate", "leading or trailing whitespace in header "+name)
+			}
 		}
 	}
 	if up := r.Header.Values("Upgrade"); len(up) > 0 {
@@ -187,6 +194,8 @@ func validHeaderValue(v string) bool {
 	}
 	return true
 }
+
+func isFieldWhitespace(c byte) bool { return c == ' ' || c == '\t' }
 
 // isTchar is RFC 9110 §5.6.2 token.
 func isTchar(c byte) bool {
