@@ -9,6 +9,7 @@ import (
 
 	"github.com/ambientlab/ambientlab/dataplane/waypoint"
 	"github.com/ambientlab/ambientlab/dataplane/waypoint/telemetry"
+	"github.com/ambientlab/ambientlab/dataplane/workloadapi"
 	"github.com/ambientlab/ambientlab/dataplane/ztunnel"
 )
 
@@ -126,5 +127,22 @@ func TestJSONAccessLog(t *testing.T) {
 	}
 	if _, ok := got["time"]; !ok {
 		t.Error("no time key")
+	}
+}
+
+// TestNoSnapshotYet: before the first xDS push the ADS client's current
+// snapshot is a nil *workloadapi.Snapshot; labels fall back to unknown.
+func TestNoSnapshotYet(t *testing.T) {
+	tel, err := telemetry.New(telemetry.Config{Directory: func() telemetry.Directory { return (*workloadapi.Snapshot)(nil) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &waypoint.Record{}
+	rec.SetUpstream(podHost, "")
+	tel.OpenTCP(waypoint.Peer{SourceIP: clientIP, Identity: curlID, DestinationIP: vip, DestPort: 8000}, rec).Complete(1, 2, nil)
+	if got := find(t, scrape(t, tel.Registry()), "istio_tcp_connections_closed_total", map[string]string{
+		"source_workload": "unknown", "destination_workload": "unknown", "destination_service": "unknown",
+		"source_principal": "spiffe://cluster.local/ns/clients/sa/curl"}); got != 1 {
+		t.Errorf("closed = %v", got)
 	}
 }
