@@ -8,6 +8,7 @@ import (
 	"github.com/ambientlab/ambientlab/scenarios"
 	"github.com/ambientlab/ambientlab/sim/capture"
 	"github.com/ambientlab/ambientlab/sim/cluster"
+	"github.com/ambientlab/ambientlab/sim/topology"
 )
 
 // ClusterDecided are the capabilities only a running cluster can show: the
@@ -15,7 +16,11 @@ import (
 // manifests enrol something in ambient, so whether ztunnel — and with it
 // its access logs and the mTLS identities they record — is there is known
 // after setup, not before.
-var ClusterDecided = []scenarios.Capability{scenarios.CapZtunnel, scenarios.CapAccessLogs, scenarios.CapMTLSIdentity}
+//
+// The waypoint capability comes with the mesh too: a waypoint Gateway
+// deploys the reference waypoint, so it is present when the ztunnels are and
+// every waypoint pod of the cluster is Ready.
+var ClusterDecided = []scenarios.Capability{scenarios.CapZtunnel, scenarios.CapAccessLogs, scenarios.CapMTLSIdentity, scenarios.CapWaypoint}
 
 // HostCapabilities is what this process can do before any cluster exists:
 // the simulator's Services and DNS, plus packet capture when AF_PACKET
@@ -37,14 +42,17 @@ func ClusterCapabilities(c *cluster.Cluster) (Capabilities, string) {
 		return Capabilities{}, "cannot list pods: " + err.Error()
 	}
 	ready := map[string]bool{}
+	var waypointsNotReady []string
 	for _, p := range pods.Items {
-		if p.Namespace != meshNamespace || p.Labels["app"] != ztunnelApp {
-			continue
-		}
+		isReady := false
 		for _, cond := range p.Status.Conditions {
-			if cond.Type == "Ready" && cond.Status == "True" {
-				ready[p.Spec.NodeName] = true
-			}
+			isReady = isReady || (cond.Type == "Ready" && cond.Status == "True")
+		}
+		if p.Labels[topology.LabelComponent] == topology.ComponentWaypoint && !isReady {
+			waypointsNotReady = append(waypointsNotReady, p.Namespace+"/"+p.Name)
+		}
+		if p.Namespace == meshNamespace && p.Labels["app"] == ztunnelApp && isReady {
+			ready[p.Spec.NodeName] = true
 		}
 	}
 	var without []string
@@ -62,6 +70,10 @@ func ClusterCapabilities(c *cluster.Cluster) (Capabilities, string) {
 	out := Capabilities{}
 	for _, cp := range ClusterDecided {
 		out[cp] = true
+	}
+	if len(waypointsNotReady) > 0 {
+		delete(out, scenarios.CapWaypoint)
+		return out, "waypoint pods not ready: " + strings.Join(waypointsNotReady, ", ")
 	}
 	return out, ""
 }
