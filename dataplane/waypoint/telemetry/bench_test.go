@@ -15,7 +15,7 @@ import (
 // resolution against the workload API snapshot, four metric updates and an
 // access log line (discarded), around a handler that routes and answers.
 func BenchmarkWrap(b *testing.B) {
-	snap := directory(&testing.T{})
+	snap := directory(b)
 	tel, err := telemetry.New(telemetry.Config{Directory: func() telemetry.Directory { return snap }})
 	if err != nil {
 		b.Fatal(err)

@@ -33,7 +33,7 @@ var (
 
 // directory: client sleep-7d9 (clients/curl) at 10.1.0.5, httpbin-v1-abc
 // (apps/httpbin, canonical httpbin v1) at 10.1.0.9, Service httpbin VIP 10.96.0.10:8000.
-func directory(t *testing.T) *workloadapi.Snapshot {
+func directory(t testing.TB) *workloadapi.Snapshot {
 	t.Helper()
 	s, err := workloadapi.New([]*workloadapi.Workload{
 		{UID: "u1", Name: "sleep-7d9", Namespace: "clients", ServiceAccount: "curl", TrustDomain: "cluster.local",
