@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -40,6 +41,10 @@ type Config struct {
 	// Listen opens the listeners; nil means net.Listen (tests bind port 0
 	// and learn the addresses through it).
 	Listen func(network, addr string) (net.Listener, error)
+	// DialHBONE opens the TCP connection under an upstream HBONE tunnel
+	// (to <pod IP>:15008); nil means a plain dial — the waypoint's netns is
+	// not captured. Tests redirect it to fake destination ztunnels.
+	DialHBONE func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // DefaultConfig has the waypoint pod's ports and timings.

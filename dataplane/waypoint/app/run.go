@@ -109,7 +109,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, self identity.Iden
 	var ads *xds.ADSClient
 	workloads := func() *workloadapi.Snapshot { return ads.Current() }
 
-	dialer := &hbone.Dialer{Log: log, TLSConfig: func(k hbone.PoolKey) (*tls.Config, error) {
+	dialer := &hbone.Dialer{Log: log, DialContext: cfg.DialHBONE, TLSConfig: func(k hbone.PoolKey) (*tls.Config, error) {
 		want, err := identity.Parse(k.DstIdentity)
 		if err != nil {
 			return nil, err
