@@ -8,8 +8,9 @@ import (
 	"github.com/ambientlab/ambientlab/dataplane/sockets"
 )
 
-// batchMax bounds how much encrypted output is held before a forced write.
-const batchMax = 512 << 10
+// batchMax bounds how much encrypted output is held before a forced write;
+// it is the largest pooled buffer class, so a batch never allocates.
+const batchMax = 1 << 20
 
 // batchConn sits under tls.Conn and coalesces the TLS records of one frame
 // batch into a single write(2). tls.Conn writes each ≤16 KiB record with
@@ -24,8 +25,9 @@ type batchConn struct {
 	// its sysmon thread.
 	rio  *sockets.RawIO
 	mu   sync.Mutex
-	hold bool // set between beginBatch and endBatch
-	buf  []byte
+	hold bool   // set between beginBatch and endBatch
+	hint int    // expected size of the held batch, for the first buffer
+	buf  []byte // pooled (getBuf) while a batch holds records; nil otherwise
 }
 
 func newBatchConn(raw net.Conn) *batchConn {
@@ -79,30 +81,64 @@ func (b *batchConn) Write(p []byte) (int, error) {
 		b.mu.Unlock()
 		return b.writeRaw(p)
 	}
-	if len(b.buf)+len(p) > batchMax {
-		if err := b.flushLocked(); err != nil {
-			b.mu.Unlock()
-			return 0, err
-		}
+	if err := b.reserveLocked(len(p)); err != nil {
+		b.mu.Unlock()
+		return 0, err
 	}
 	b.buf = append(b.buf, p...)
 	b.mu.Unlock()
 	return len(p), nil
 }
 
-func (b *batchConn) beginBatch() {
+// reserveLocked makes room for n more held bytes: the first record takes a
+// pooled buffer sized by the batch's hint, a batch that outgrows it moves
+// to the next size class, and one that would pass batchMax is written out.
+func (b *batchConn) reserveLocked(n int) error {
+	need := len(b.buf) + n
+	if need <= cap(b.buf) {
+		return nil
+	}
+	if b.buf == nil {
+		b.buf = getBuf(min(max(b.hint, n), batchMax))
+		return nil
+	}
+	if need <= batchMax {
+		nb := append(getBuf(need), b.buf...)
+		putBuf(b.buf)
+		b.buf = nb
+		return nil
+	}
+	return b.flushLocked()
+}
+
+// beginBatch holds writes until endBatch. sizeHint is roughly how many
+// bytes the batch will carry (0 if unknown), so the held buffer is taken
+// from the pool at the right size once instead of grown record by record.
+func (b *batchConn) beginBatch(sizeHint int) {
 	b.mu.Lock()
 	b.hold = true
+	b.hint = tlsSize(sizeHint)
 	b.mu.Unlock()
+}
+
+// tlsSize estimates the TLS 1.3 bytes for n bytes of plaintext: each
+// record of up to 16 KiB adds a 5-byte header, a content-type byte and a
+// 16-byte tag.
+func tlsSize(n int) int {
+	const record, overhead = 16 << 10, 22
+	return n + (n/record+1)*overhead
 }
 
 // endBatch writes everything held and returns to pass-through mode, so
 // writes tls.Conn makes on its own (e.g. KeyUpdate replies) are not delayed.
+// The buffer goes back to the pool: an idle connection pins none.
 func (b *batchConn) endBatch() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.hold = false
-	return b.flushLocked()
+	err := b.flushLocked()
+	b.releaseLocked()
+	return err
 }
 
 // abortBatch returns to pass-through mode and drops anything held: used
@@ -111,7 +147,14 @@ func (b *batchConn) abortBatch() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.hold = false
-	b.buf = b.buf[:0]
+	b.releaseLocked()
+}
+
+func (b *batchConn) releaseLocked() {
+	if b.buf != nil {
+		putBuf(b.buf)
+		b.buf = nil
+	}
 }
 
 func (b *batchConn) flushLocked() error {
@@ -119,10 +162,6 @@ func (b *batchConn) flushLocked() error {
 		return nil
 	}
 	_, err := b.writeRaw(b.buf)
-	if cap(b.buf) > 64<<10 && len(b.buf) < 16<<10 {
-		b.buf = nil // do not pin a large buffer for small traffic
-	} else {
-		b.buf = b.buf[:0]
-	}
+	b.buf = b.buf[:0]
 	return err
 }

@@ -57,6 +57,9 @@ type conn struct {
 	bc   *batchConn // under the TLS conn when we built it; nil otherwise
 	henc *hpack.Encoder
 	hbuf bytes.Buffer
+	// dataHeader is the DATA frame header being written (a field, so the
+	// hot path does not allocate it per frame).
+	dataHeader [frameHeaderLen]byte
 	// writeStart is the unix-nano start of the write in progress (0 = none),
 	// so keepalive can detect a peer that stopped reading without taking wmu.
 	writeStart atomic.Int64

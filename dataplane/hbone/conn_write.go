@@ -20,7 +20,7 @@ func (c *conn) flushLocked() error {
 	if c.bc == nil {
 		return c.bw.Flush()
 	}
-	c.bc.beginBatch()
+	c.bc.beginBatch(c.bw.Buffered())
 	err := c.bw.Flush()
 	if ferr := c.bc.endBatch(); err == nil {
 		err = ferr
@@ -66,9 +66,41 @@ func (c *conn) writeData(s *Stream, p []byte, end bool) error {
 		// A frame larger than the bufio buffer bypasses it straight into
 		// tls.Conn; holding the batch first keeps all of its records for
 		// the single write that unlockWrite's flush makes.
-		c.bc.beginBatch()
+		c.bc.beginBatch(c.bw.Buffered() + frameHeaderLen + len(p))
 	}
-	return c.unlockWrite(c.fr.WriteData(s.id, end, p))
+	return c.unlockWrite(c.writeDataFrameLocked(s.id, end, p))
+}
+
+const frameHeaderLen = 9
+
+// writeDataFrameLocked writes a DATA frame (RFC 9113 §6.1, never padded)
+// without http2.Framer, whose WriteData copies the payload into its own
+// buffer before writing it to bufio, which may copy it again. A payload
+// larger than bufio's free space goes straight to TLS after the header.
+// Caller holds wmu and guarantees 0 < id and len(p) <= the peer's max
+// frame size.
+func (c *conn) writeDataFrameLocked(id uint32, end bool, p []byte) error {
+	h := &c.dataHeader
+	h[0], h[1], h[2] = byte(len(p)>>16), byte(len(p)>>8), byte(len(p))
+	h[3] = byte(http2.FrameData)
+	h[4] = 0
+	if end {
+		h[4] = byte(http2.FlagDataEndStream)
+	}
+	h[5], h[6], h[7], h[8] = byte(id>>24)&0x7f, byte(id>>16), byte(id>>8), byte(id)
+	if _, err := c.bw.Write(h[:]); err != nil {
+		return err
+	}
+	if len(p) > c.bw.Available() {
+		// Flush the header (and any queued control frames) as one small
+		// record rather than copying up to 64 KiB of payload into bufio
+		// only to write it out again; the payload then bypasses bufio.
+		if err := c.bw.Flush(); err != nil {
+			return err
+		}
+	}
+	_, err := c.bw.Write(p)
+	return err
 }
 
 // writeHeadersLocked HPACK-encodes fields and writes HEADERS plus any
