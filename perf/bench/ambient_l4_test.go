@@ -2,7 +2,9 @@ package bench
 
 import (
 	"flag"
+	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +16,7 @@ var (
 	l4Warmup    = flag.Int("l4.warmup", 1000, "BenchmarkAmbientL4VsRaw: rtt iterations discarded per measurement")
 	l4N         = flag.Int("l4.n", 20000, "BenchmarkAmbientL4VsRaw: rtt iterations measured per measurement")
 	l4BulkBytes = flag.Int64("l4.bulk-bytes", 1<<30, "BenchmarkAmbientL4VsRaw: bytes per bulk measurement (after 16 MiB of warm-up)")
+	l4Relay     = flag.Bool("l4.relay", true, "BenchmarkAmbientL4VsRaw: also measure the ceiling relay chain (see Relay)")
 )
 
 // Per-measurement bounds: generous against the slowest expected path
@@ -36,60 +39,80 @@ const (
 func BenchmarkAmbientL4VsRaw(b *testing.B) {
 	c := upPairs(b, nsRaw, nsAmbient)
 	b.Logf("environment: %s", environment())
-	addr := map[string]string{nsRaw: c.echoAddr(b, nsRaw), nsAmbient: c.echoAddr(b, nsAmbient)}
-	zt := c.ztunnelPIDs(b)
+	paths := []benchPath{
+		{name: pathRaw, client: nsRaw, addr: c.echoAddr(b, nsRaw)},
+		{name: pathAmbient, client: nsAmbient, addr: c.echoAddr(b, nsAmbient)},
+	}
+	if *l4Relay {
+		addr, pids := c.startRelayChain(b)
+		paths = append(paths, benchPath{name: pathRelay, client: nsRaw, addr: addr, pids: pids})
+	}
+	paths[1].pids = c.ztunnelPIDs(b)
 	// Enrollment and the first HBONE connection are not what is measured.
-	c.loadgen(b, nsAmbient, rttTimeout, "--mode", "rtt", "--addr", addr[nsAmbient], "--warmup", "0", "--n", "100")
+	c.loadgen(b, nsAmbient, rttTimeout, "--mode", "rtt", "--addr", paths[1].addr, "--warmup", "0", "--n", "100")
 
 	var rounds Rounds
-	var cpuPerRTT, cpuPerGiB []float64
-	rtt := func(ns string, size int) loadgen.Result {
-		return c.loadgen(b, ns, rttTimeout, "--mode", "rtt", "--addr", addr[ns], "--size", strconv.Itoa(size),
+	// CPU of the proxies (ztunnels, relays) per path, one value per round.
+	cpuPerRTT, cpuPerGiB := map[string][]float64{}, map[string][]float64{}
+	rtt := func(p benchPath, size int) loadgen.Result {
+		return c.loadgen(b, p.client, rttTimeout, "--mode", "rtt", "--addr", p.addr, "--size", strconv.Itoa(size),
 			"--warmup", strconv.Itoa(*l4Warmup), "--n", strconv.Itoa(*l4N))
 	}
-	bulk := func(ns string) loadgen.Result {
-		return c.loadgen(b, ns, bulkTimeout, "--mode", "bulk", "--addr", addr[ns], "--bytes", strconv.FormatInt(*l4BulkBytes, 10))
+	bulk := func(p benchPath) loadgen.Result {
+		return c.loadgen(b, p.client, bulkTimeout, "--mode", "bulk", "--addr", p.addr, "--bytes", strconv.FormatInt(*l4BulkBytes, 10))
 	}
-	// measure runs f on both paths in the round's order, and the ztunnels'
-	// CPU over the ambient one only.
-	measure := func(round int, f func(ns string) loadgen.Result) (raw, ambient loadgen.Result, ztunnelCPU time.Duration) {
-		order := []string{nsRaw, nsAmbient}
-		if round%2 == 1 {
-			order = []string{nsAmbient, nsRaw}
+	// measure runs f on every path, rotating which goes first from round to
+	// round, and each path's proxies' CPU over its own run.
+	measure := func(round int, f func(p benchPath) loadgen.Result) (res map[string]loadgen.Result, proxyCPU map[string]time.Duration) {
+		res, proxyCPU = map[string]loadgen.Result{}, map[string]time.Duration{}
+		for i := range paths {
+			p := paths[(i+round)%len(paths)]
+			before := mustCPU(b, p.pids)
+			res[p.name] = f(p)
+			proxyCPU[p.name] = mustCPU(b, p.pids) - before
 		}
-		for _, ns := range order {
-			if ns == nsRaw {
-				raw = f(ns)
-				continue
-			}
-			before := mustCPU(b, zt)
-			ambient = f(ns)
-			ztunnelCPU = mustCPU(b, zt) - before
-		}
-		return raw, ambient, ztunnelCPU
+		return res, proxyCPU
 	}
+	// add records the ambient pair under metric and, with the relay, the
+	// relay pair under metric+"/relay" (its "mesh" column is the relay;
+	// only p50 and MBps, so the log fits the 10 lines go test shows).
+	add := func(metric string, res map[string]loadgen.Result, value func(loadgen.Result) float64) {
+		rounds.Add(metric, Pair{value(res[pathRaw]), value(res[pathAmbient])})
+		if r, ok := res[pathRelay]; ok && (metric == "p50-us" || metric == "MBps") {
+			rounds.Add(metric+"/relay", Pair{value(res[pathRaw]), value(r)})
+		}
+	}
+	p50 := func(r loadgen.Result) float64 { return r.P50us }
 
 	b.ResetTimer()
 	for r := range *l4Rounds {
-		raw, amb, cpu := measure(r, func(ns string) loadgen.Result { return rtt(ns, 1024) })
-		if cpu == 0 {
+		res, cpu := measure(r, func(p benchPath) loadgen.Result { return rtt(p, 1024) })
+		if cpu[pathAmbient] == 0 {
 			b.Fatalf("round %d: the ztunnels used no CPU during the ambient run: traffic was not captured", r+1)
 		}
-		rounds.Add("p50-us", Pair{raw.P50us, amb.P50us})
-		rounds.Add("p99-us", Pair{raw.P99us, amb.P99us})
-		rounds.Add("p999-us", Pair{raw.P999us, amb.P999us})
-		cpuPerRTT = append(cpuPerRTT, float64(cpu.Microseconds())/float64(*l4Warmup+*l4N))
+		add("p50-us", res, p50)
+		add("p99-us", res, func(r loadgen.Result) float64 { return r.P99us })
+		add("p999-us", res, func(r loadgen.Result) float64 { return r.P999us })
+		for name, d := range cpu {
+			cpuPerRTT[name] = append(cpuPerRTT[name], float64(d.Microseconds())/float64(*l4Warmup+*l4N))
+		}
 
-		raw, amb, _ = measure(r, func(ns string) loadgen.Result { return rtt(ns, 64) })
-		rounds.Add("p50-us-64B", Pair{raw.P50us, amb.P50us})
+		res, _ = measure(r, func(p benchPath) loadgen.Result { return rtt(p, 64) })
+		add("p50-us-64B", res, p50)
 
-		raw, amb, cpu = measure(r, bulk)
-		rounds.Add("MBps", Pair{raw.BytesPerSec / 1e6, amb.BytesPerSec / 1e6})
+		res, cpu = measure(r, bulk)
+		add("MBps", res, func(r loadgen.Result) float64 { return r.BytesPerSec / 1e6 })
 		movedGiB := float64(*l4BulkBytes+loadgen.DefaultConfig().WarmupBytes) / (1 << 30)
-		cpuPerGiB = append(cpuPerGiB, cpu.Seconds()/movedGiB)
+		for name, d := range cpu {
+			cpuPerGiB[name] = append(cpuPerGiB[name], d.Seconds()/movedGiB)
+		}
 	}
 	b.StopTimer()
-	b.Logf("medians over %d rounds (latencies µs, MBps = 10^6 bytes/s each way):\n%s", *l4Rounds, rounds.Table())
+	b.Logf("medians over %d rounds (latencies µs, MBps = 10^6 bytes/s each way; in /relay rows the mesh column is the relay):\n%s",
+		*l4Rounds, rounds.Table())
+	b.Logf("proxy CPU per round: ztunnels %s µs/rtt, %s s/GiB; relays %s µs/rtt, %s s/GiB",
+		formatAll(cpuPerRTT[pathAmbient]), formatAll(cpuPerGiB[pathAmbient]),
+		formatAll(cpuPerRTT[pathRelay]), formatAll(cpuPerGiB[pathRelay]))
 
 	report := func(metric, rawUnit, meshUnit, ratioUnit string) {
 		s, ok := rounds.Summarize(metric)
@@ -98,6 +121,8 @@ func BenchmarkAmbientL4VsRaw(b *testing.B) {
 		}
 		if rawUnit != "" {
 			b.ReportMetric(s.Raw, rawUnit)
+		}
+		if meshUnit != "" {
 			b.ReportMetric(s.Mesh, meshUnit)
 		}
 		b.ReportMetric(s.Ratio, ratioUnit)
@@ -107,8 +132,56 @@ func BenchmarkAmbientL4VsRaw(b *testing.B) {
 	report("p999-us", "", "", "p999-ratio")
 	report("p50-us-64B", "raw-p50-64B-us", "ambient-p50-64B-us", "p50-64B-ratio")
 	report("MBps", "raw-MBps", "ambient-MBps", "throughput-ratio")
-	b.ReportMetric(Median(cpuPerRTT), "ztunnel-cpu-us/rtt")
-	b.ReportMetric(Median(cpuPerGiB), "ztunnel-cpu-s/GiB")
+	report("p50-us/relay", "", "relay-p50-us", "relay-p50-ratio")
+	report("MBps/relay", "", "relay-MBps", "relay-throughput-ratio")
+	b.ReportMetric(Median(cpuPerRTT[pathAmbient]), "ztunnel-cpu-us/rtt")
+	b.ReportMetric(Median(cpuPerGiB[pathAmbient]), "ztunnel-cpu-s/GiB")
+	if *l4Relay {
+		b.ReportMetric(Median(cpuPerRTT[pathRelay]), "relay-cpu-us/rtt")
+		b.ReportMetric(Median(cpuPerGiB[pathRelay]), "relay-cpu-s/GiB")
+	}
+}
+
+// Paths measured in each round.
+const (
+	pathRaw     = "raw"
+	pathAmbient = "ambient"
+	pathRelay   = "relay"
+)
+
+// benchPath is one way from a client pod to an echo server.
+type benchPath struct {
+	name   string
+	client string // namespace of the client pod that runs loadgen
+	addr   string // what loadgen dials
+	pids   []int  // the proxies on the path, whose CPU is accounted
+}
+
+// Relay ports: the server-side relay's is reachable across nodes, the
+// client-side one only on the client pod's loopback.
+const (
+	relayServerPort = 19001
+	relayClientAddr = "127.0.0.1:19000"
+)
+
+// startRelayChain puts the ceiling relay (see Relay) where the ztunnels sit
+// on the raw pair: client pod → relay (client pod) → relay (echo pod) →
+// echo on loopback. It returns the address the raw client dials and the
+// relays' PIDs.
+func (c *benchCluster) startRelayChain(b *testing.B) (addr string, pids []int) {
+	b.Helper()
+	echoIP := c.podIP(b, nsRaw+"/deploy/echo")
+	server := c.startRelay(b, nsRaw+"/deploy/echo", fmt.Sprintf(":%d", relayServerPort), fmt.Sprintf("127.0.0.1:%d", echoPort))
+	client := c.startRelay(b, nsRaw+"/deploy/client", relayClientAddr, fmt.Sprintf("%s:%d", echoIP, relayServerPort))
+	return relayClientAddr, []int{client, server}
+}
+
+func formatAll(xs []float64) string {
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = strconv.FormatFloat(x, 'f', 1, 64)
+	}
+	return strings.Join(parts, " ")
 }
 
 func mustCPU(b *testing.B, pids []int) time.Duration {

@@ -105,11 +105,17 @@ func upPairs(b *testing.B, namespaces ...string) *benchCluster {
 // destination.
 func (c *benchCluster) echoAddr(b *testing.B, ns string) string {
 	b.Helper()
-	p, err := cluster.ResolveTarget(c.Model(), ns+"/deploy/echo")
+	return fmt.Sprintf("%s:%d", c.podIP(b, ns+"/deploy/echo"), echoPort)
+}
+
+// podIP is the IP of target's pod.
+func (c *benchCluster) podIP(b *testing.B, target string) string {
+	b.Helper()
+	p, err := cluster.ResolveTarget(c.Model(), target)
 	if err != nil {
 		b.Fatal(err)
 	}
-	return fmt.Sprintf("%s:%d", p.IP, echoPort)
+	return p.IP.String()
 }
 
 // loadgen runs `ambientlab-workload loadgen args...` in ns's client pod,
