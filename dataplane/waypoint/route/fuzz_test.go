@@ -1,6 +1,8 @@
 package route
 
 import (
+	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -20,10 +22,22 @@ func FuzzRegexMatch(f *testing.F) {
 			return
 		}
 		p := tb.HTTP[0].Match.Path
-		if p.Matches(s) && expr == "a|b" && s == "ab" {
+		full := p.Matches(s)
+		if full && expr == "a|b" && s == "ab" {
 			t.Fatal("alternation escaped its anchors")
 		}
-		_ = p.Matches(s)
+		// A full match is also a match somewhere in s, and header matching
+		// of the same expression agrees with path matching.
+		if full && regexp.MustCompile(expr).FindStringIndex(s) == nil {
+			t.Fatalf("%q fully matches %q but matches nowhere in it", expr, s)
+		}
+		hdr := http.Header{"X": {s}}
+		if strings.Contains(s, ",") || s == "" {
+			return // header values are joined/absent; not comparable
+		}
+		if got := tb.HTTP[0].Match.Headers[0].matches(hdr); got != full {
+			t.Fatalf("header match %v, path match %v for %q on %q", got, full, expr, s)
+		}
 	})
 }
 

@@ -142,8 +142,14 @@ func fullMatch(re *regexp.Regexp, expr, s string) bool {
 	return re.MatchString(s)
 }
 
-// compileFull compiles an RE2 expression anchored at both ends.
+// compileFull compiles an RE2 expression anchored at both ends. The
+// expression is first compiled on its own: wrapped unchecked, "0)(" would
+// close the group early and compile as something else (found by
+// FuzzRegexMatch).
 func compileFull(expr string) (*regexp.Regexp, error) {
+	if _, err := regexp.Compile(expr); err != nil {
+		return nil, err
+	}
 	return regexp.Compile(`^(?:` + expr + `)$`)
 }
 

@@ -170,3 +170,14 @@ func TestValidateRejects(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// An expression that is only valid once wrapped must be rejected, not
+// reinterpreted ("0)(" would become ^(?:0)()$).
+func TestRegexCannotEscapeAnchors(t *testing.T) {
+	for _, expr := range []string{"0)(", "a)|(b", ")("} {
+		tb := &Table{HTTP: []HTTPRoute{hr("r", Match{Path: &PathMatch{Type: PathRegex, Value: expr}})}}
+		if err := tb.Validate("t"); err == nil {
+			t.Errorf("%q accepted", expr)
+		}
+	}
+}
