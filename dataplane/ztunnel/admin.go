@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"time"
 
@@ -15,7 +16,7 @@ import (
 // AdminListeners are the node-level endpoints, opened by the caller in
 // ztunnel's own netns (ambient-semantics.md §1). A nil listener is skipped.
 type AdminListeners struct {
-	Admin     net.Listener // :15000, localhost only: /config_dump
+	Admin     net.Listener // :15000, localhost only: /config_dump, /debug/pprof/
 	Metrics   net.Listener // :15020: /metrics, /stats/prometheus
 	Readiness net.Listener // :15021: /healthz/ready
 }
@@ -96,9 +97,18 @@ type configDump struct {
 	State   json.RawMessage `json:"state"`
 }
 
-// AdminHandler serves /config_dump (JSON of the current state).
+// AdminHandler serves /config_dump (JSON of the current state) and the Go
+// runtime profiles under /debug/pprof/ (upstream ztunnel serves CPU and
+// heap profiles on its admin port too): profiling the real processes of a
+// cluster is how data-path costs are found (docs/perf.md). A CPU profile
+// must be shorter than the server's 30 s write timeout.
 func (p *Proxy) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("GET /config_dump", func(w http.ResponseWriter, _ *http.Request) {
 		st := p.State()
 		raw, err := st.Dump()

@@ -82,7 +82,7 @@ func TestShutdownGraceful(t *testing.T) {
 }
 
 // TestAdminEndpoints: /config_dump shows the state and served pods,
-// /healthz/ready follows state and drain, /metrics and /stats/prometheus
+// /debug/pprof/ serves profiles on the admin port only, /healthz/ready follows state and drain, /metrics and /stats/prometheus
 // serve the istio_tcp_* families.
 func TestAdminEndpoints(t *testing.T) {
 	tn := newTwoNodes(t)
@@ -134,6 +134,17 @@ func TestAdminEndpoints(t *testing.T) {
 	if dump.Node != "node-a" || strings.Join(dump.Pods, ",") != "uid-client" || len(dump.State.Workloads) != 2 ||
 		len(dump.State.Services) != 1 || dump.State.Services[0].Hostname != "echo.default.svc.cluster.local" {
 		t.Errorf("config dump = %+v", dump)
+	}
+	// A CPU profile of the process (what docs/perf.md's profiling uses),
+	// on the admin port only.
+	if code, body := get(ls.Admin, "/debug/pprof/profile?seconds=1"); code != 200 || len(body) == 0 {
+		t.Errorf("/debug/pprof/profile: %d, %d bytes", code, len(body))
+	}
+	if code, body := get(ls.Admin, "/debug/pprof/"); code != 200 || !strings.Contains(body, "goroutine") {
+		t.Errorf("/debug/pprof/: %d\n%s", code, firstLines(body, 5))
+	}
+	if code, _ := get(ls.Metrics, "/debug/pprof/"); code != 404 {
+		t.Errorf("/debug/pprof/ on the metrics port = %d, want 404", code)
 	}
 	if code, _ := get(ls.Readiness, "/healthz/ready"); code != 200 {
 		t.Errorf("/healthz/ready = %d, want 200", code)
