@@ -33,16 +33,17 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("waypoint: invalid config: %w", err)
 	}
 	log := cfg.Log.With("gateway", cfg.Namespace+"/"+cfg.Gateway, "pod", cfg.Pod)
-	self, err := identity.New(cfg.TrustDomain, cfg.Namespace, cfg.Gateway)
-	if err != nil {
-		return fmt.Errorf("waypoint: identity: %w", err)
-	}
 	boot, err := identity.WaitBootstrap(ctx, cfg.BootstrapDir, cfg.BootstrapWait)
 	if err != nil {
 		return fmt.Errorf("waypoint: %w", err)
 	}
-	if boot.Identity != self {
-		return fmt.Errorf("waypoint: bootstrap credential in %s names %s, this waypoint is %s", cfg.BootstrapDir, boot.Identity, self)
+	// The identity is the pod-bound credential's: the service account the
+	// Gateway was deployed with (<gateway>, or <gateway>-istio-waypoint in
+	// the legacy istioctl form), in the Gateway's namespace.
+	self := boot.Identity
+	if self.Namespace != cfg.Namespace || self.TrustDomain != cfg.TrustDomain {
+		return fmt.Errorf("waypoint: bootstrap credential in %s names %s, not a service account of namespace %s in trust domain %s",
+			cfg.BootstrapDir, self, cfg.Namespace, cfg.TrustDomain)
 	}
 	caOpts := boot.CAClientOptions(cfg.CAAddress)
 	caOpts.Logger = log
@@ -132,6 +133,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, self identity.Iden
 		return fmt.Errorf("waypoint: %w", err)
 	}
 	store := NewStore(gw, workloads, keys, log)
+	store.serviceNames = append(store.serviceNames, self.ServiceAccount)
 	ads, err = xds.NewADSClient(xds.ADSConfig{Address: cfg.XDSAddress, NodeID: "waypoint~" + cfg.Pod + "." + cfg.Namespace,
 		NodeName: cfg.Pod, Log: log, Extra: []xds.ExtraType{{TypeURL: config.TypeURL, Names: []string{gw.String()}, Apply: store.ApplyResources}}})
 	if err != nil {

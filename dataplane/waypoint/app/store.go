@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,10 +25,13 @@ import (
 // authenticator and the routes. Readers never lock; Apply swaps the whole
 // compiled version at once, so a request sees one consistent version.
 type Store struct {
-	gateway   config.GatewayRef
-	workloads func() *workloadapi.Snapshot
-	keys      *jwtauthn.KeyCache
-	log       *slog.Logger
+	gateway config.GatewayRef
+	// serviceNames are the names the waypoint's own Service may have: the
+	// Gateway's, and the deployed name (legacy "<gateway>-istio-waypoint").
+	serviceNames []string
+	workloads    func() *workloadapi.Snapshot
+	keys         *jwtauthn.KeyCache
+	log          *slog.Logger
 
 	cur      atomic.Pointer[compiled]
 	mu       sync.Mutex // serializes Apply
@@ -57,7 +61,7 @@ func NewStore(gw config.GatewayRef, workloads func() *workloadapi.Snapshot, keys
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Store{gateway: gw, workloads: workloads, keys: keys, log: log, received: make(chan struct{})}
+	return &Store{gateway: gw, serviceNames: []string{gw.Name}, workloads: workloads, keys: keys, log: log, received: make(chan struct{})}
 }
 
 // Received is closed once a first configuration has been accepted.
@@ -170,15 +174,18 @@ func (s *Store) targetFor(dst netip.Addr) *target {
 // isThisWaypoint reports whether ga (a Workload.waypoint) names this
 // waypoint: its Service by hostname or VIP, or one of its pods.
 func (s *Store) isThisWaypoint(st *workloadapi.Snapshot, ga *workloadapi.GatewayAddress) bool {
-	ns, name := s.gateway.Namespace, s.gateway.Name
+	ns := s.gateway.Namespace
 	if ga.Hostname != nil {
-		return ga.Hostname.Namespace == ns && strings.HasPrefix(ga.Hostname.Hostname, name+"."+ns+".")
+		if ga.Hostname.Namespace != ns {
+			return false
+		}
+		return slices.ContainsFunc(s.serviceNames, func(n string) bool { return strings.HasPrefix(ga.Hostname.Hostname, n+"."+ns+".") })
 	}
 	if svc, ok := st.ServiceByVIP(ga.Address); ok {
-		return svc.Namespace == ns && svc.Name == name
+		return svc.Namespace == ns && slices.Contains(s.serviceNames, svc.Name)
 	}
 	if w, ok := st.WorkloadByIP(ga.Address); ok {
-		return w.Namespace == ns && w.ServiceAccount == name
+		return w.Namespace == ns && slices.Contains(s.serviceNames, w.ServiceAccount)
 	}
 	return false
 }
