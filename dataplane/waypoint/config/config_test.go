@@ -16,7 +16,7 @@ func sample() *Snapshot {
 			Rules: []policy.Rule{{Clauses: []policy.Clause{{Matches: []policy.Match{{Paths: []policy.StringMatch{policy.Prefix("/admin")}}}}}}}}}},
 		Services: []Service{{Namespace: "billing", Name: "api", Hostname: "api.billing.svc.cluster.local",
 			Addresses: []netip.Addr{netip.MustParseAddr("198.19.0.10")},
-			Target: Target{JWTRules: []jwtauthn.Rule{{Issuer: "https://iss", JWKS: `{"keys":[]}`}}}}},
+			Target:    Target{JWTRules: []jwtauthn.Rule{{Issuer: "https://iss", JWKS: `{"keys":[]}`}}}}},
 	}
 }
 
