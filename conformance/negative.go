@@ -242,12 +242,31 @@ func execRaw(ctx context.Context, c *cluster.Cluster, workloadBin string, reqs [
 func judge(r negRun, got rawhttp.Result) string {
 	msg := r.want.Check(got, nil)
 	if msg == "" && len(r.want.Seen) > 0 && len(got.Statuses) > 0 && got.Statuses[0] == 200 {
-		var echo struct{ URL string }
-		if err := json.Unmarshal([]byte(got.Body), &echo); err != nil || !strings.HasSuffix(echo.URL, r.want.Seen[0]) {
-			msg = fmt.Sprintf("backend served %q, want the normalized target %q", echo.URL, r.want.Seen[0])
+		if served, ok := backendTarget(got.Body); !ok || served != r.want.Seen[0] {
+			msg = fmt.Sprintf("backend served %q, want the normalized target %q", served, r.want.Seen[0])
 		}
 	}
 	return msg
+}
+
+// backendTarget is the request target the echo backend reports serving:
+// httpbin's JSON "url" (http://host + target) on its httpbin paths, Istio
+// echo's "URL=<target>" line elsewhere.
+func backendTarget(body string) (string, bool) {
+	var js struct{ URL string }
+	if json.Unmarshal([]byte(body), &js) == nil && js.URL != "" {
+		rest, ok := strings.CutPrefix(js.URL, "http://")
+		if i := strings.IndexByte(rest, '/'); ok && i >= 0 {
+			return rest[i:], true
+		}
+		return js.URL, false
+	}
+	for _, line := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(line, "URL="); ok {
+			return v, true
+		}
+	}
+	return "", false
 }
 
 // negativeName is the report name of a run.

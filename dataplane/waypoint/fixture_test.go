@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,6 +34,8 @@ type seen struct {
 	Method, Host, Target string
 	Header               http.Header
 	Body                 string
+	// Aborted: the body failed before its end; never a complete request.
+	Aborted bool
 }
 
 // recorder is the upstream: it proves which requests got through.
@@ -50,11 +53,14 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err != nil {
 			// A body that ends short or long (an HTTP/2 content-length
 			// mismatch) is not a complete request: a backend never serves it.
+			r.mu.Lock()
+			r.reqs = append(r.reqs, seen{Method: req.Method, Host: req.Host, Target: req.URL.RequestURI(), Aborted: true})
+			r.mu.Unlock()
 			return nil, err
 		}
 	}
 	r.mu.Lock()
-	r.reqs = append(r.reqs, seen{req.Method, req.Host, req.URL.RequestURI(), req.Header.Clone(), string(body)})
+	r.reqs = append(r.reqs, seen{Method: req.Method, Host: req.Host, Target: req.URL.RequestURI(), Header: req.Header.Clone(), Body: string(body)})
 	r.mu.Unlock()
 	return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"text/plain"}},
 		Body: io.NopCloser(strings.NewReader("ok")), Request: req}, nil
@@ -75,7 +81,11 @@ type fixture struct {
 	srv *httptest.Server
 	// h2c serves the same Waypoint over HTTP/2 with prior knowledge, as the
 	// waypoint serves an HBONE stream (x/net/http2 ServeConn).
-	h2c      net.Listener
+	h2c net.Listener
+	// inflight counts handler invocations still running, so a test can wait
+	// for a handler the client already gave up on (a reset stream) before it
+	// reads what the upstream saw.
+	inflight atomic.Int64
 	upstream *recorder
 	iss      *jwttest.Issuer
 }
@@ -140,7 +150,12 @@ func newFixture(t *testing.T, mode pathnorm.Mode) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.srv = httptest.NewUnstartedServer(wp)
+	tracked := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.inflight.Add(1)
+		defer f.inflight.Add(-1)
+		wp.ServeHTTP(w, r)
+	})
+	f.srv = httptest.NewUnstartedServer(tracked)
 	f.srv.Config.MaxHeaderBytes = 64 << 10 // reliability §6 hardening
 	f.srv.Config.ReadHeaderTimeout = 5 * time.Second
 	f.srv.Config.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
@@ -149,8 +164,22 @@ func newFixture(t *testing.T, mode pathnorm.Mode) *fixture {
 	}
 	f.srv.Start()
 	t.Cleanup(f.srv.Close)
-	f.h2c = serveH2C(t, wp)
+	f.h2c = serveH2C(t, tracked)
 	return f
+}
+
+// settle waits until no handler has run for a while (bounded): an HTTP/2
+// handler may still be starting after the client saw its stream reset.
+func (f *fixture) settle() {
+	deadline, quiet := time.Now().Add(2*time.Second), 0
+	for quiet < 5 && time.Now().Before(deadline) {
+		if f.inflight.Load() == 0 {
+			quiet++
+		} else {
+			quiet = 0
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // serveH2C serves h over HTTP/2 prior knowledge on a loopback listener, one

@@ -120,12 +120,12 @@ func h2Cases(env Env) []Case {
 		{ID: "W7", Family: FamilyH2, Name: "pseudo-header after a regular field", Attack: h2Side(&rawhttp.H2Request{Fields: []rawhttp.Field{f(":method", "GET"), f(":scheme", "http"), f(":authority", env.Host), f("x-a", "b"), f(":path", "/admin")}}, rst), Twin: okTwin},
 		{ID: "W7", Family: FamilyH2, Name: "unknown pseudo-header", Attack: h2Side(h2(env, "/anything", []rawhttp.Field{f(":x-path", "/admin")}), rst), Twin: okTwin},
 		{ID: "W7", Family: FamilyH2, Name: "missing :path", Attack: h2Side(&rawhttp.H2Request{Fields: []rawhttp.Field{f(":method", "GET"), f(":scheme", "http"), f(":authority", env.Host)}}, rst), Twin: okTwin},
-		{ID: "W7", Family: FamilyH2, Name: "content-length below DATA", Attack: h2Side(h2(env, "/anything", cl(len(body)-2), body), rst), Twin: h2Side(h2(env, "/anything", cl(len(body)), body), served("/anything"))},
+		{ID: "W7", Family: FamilyH2, Name: "content-length below DATA", Attack: h2Side(h2(env, "/anything", cl(len(body)-2), body), Outcome{Refusal: "rst_stream:PROTOCOL_ERROR", Aborted: []string{"/anything"}}), Twin: h2Side(h2(env, "/anything", cl(len(body)), body), served("/anything"))},
 		// A body that ends before its content-length: Go's server hands the
 		// handler a body that fails at END_STREAM; the forwarder's upstream
 		// write fails, so the backend never gets a complete request and the
 		// client gets 503 (Envoy resets the stream instead).
-		{ID: "W7", Family: FamilyH2, Name: "content-length above DATA", Attack: h2Side(h2(env, "/anything", cl(len(body)+20), body), status(503)), Twin: h2Side(h2(env, "/anything", cl(len(body)), body), served("/anything"))},
+		{ID: "W7", Family: FamilyH2, Name: "content-length above DATA", Attack: h2Side(h2(env, "/anything", cl(len(body)+20), body), Outcome{Statuses: []int{503}, Aborted: []string{"/anything"}}), Twin: h2Side(h2(env, "/anything", cl(len(body)), body), served("/anything"))},
 		// W4: RFC 9113 §8.3.1 — a Host differing from :authority is malformed;
 		// one authority is used for routing and authorization.
 		{ID: "W4", Family: FamilyH2, Name: ":authority vs host mismatch", Attack: h2Side(&rawhttp.H2Request{Fields: []rawhttp.Field{f(":method", "GET"), f(":scheme", "http"), f(":authority", "allowed.example.com"), f(":path", "/anything"), f("host", "blocked.example.com")}}, rst),

@@ -57,6 +57,12 @@ type Outcome struct {
 	// Seen is exactly the normalized targets the upstream must receive, in
 	// order; nil means none.
 	Seen []string
+	// Aborted are targets whose headers may reach the upstream before their
+	// body fails (an HTTP/2 content-length mismatch; whether they do races
+	// with the server's reset): a backend may count the request's start,
+	// never a complete request. Envoy behaves alike (it streams, then resets
+	// the upstream stream). An upper bound, not an exact list.
+	Aborted []string
 }
 
 // Case is one attack and its positive twin.
