@@ -256,9 +256,26 @@ func TestWaypointProcess(t *testing.T) {
 		}
 		waitFor(t, "access log lines", func() bool { return strings.Contains(c.accessLog.String(), "/admin") })
 	})
-	h1.CloseIdleConnections()
+	// SIGTERM: an in-flight request finishes within the drain grace.
+	slow := make(chan reply, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodGet, "http://httpbin.demo:8000/slow?delay=400ms", nil)
+		resp, err := h1.Do(req)
+		if err != nil {
+			slow <- reply{status: -1, body: err.Error()}
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		slow <- reply{status: resp.StatusCode, body: string(b)}
+	}()
+	waitFor(t, "the slow request to reach the backend", func() bool { return c.backend.InFlight.Load() == 1 })
 	c.stop()
 	c.stop = func() {}
+	if r := <-slow; r.status != 200 {
+		t.Errorf("in-flight request during drain: %d %q, want 200", r.status, r.body)
+	}
+	h1.CloseIdleConnections()
 	if _, err := http.Get("http://" + c.addr("readiness") + "/healthz/ready"); err == nil {
 		t.Error("readiness still served after shutdown")
 	}

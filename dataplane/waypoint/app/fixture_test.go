@@ -66,6 +66,7 @@ type cluster struct {
 	client    *wptest.Client
 	stop      func()
 	readyCh   chan struct{}
+	backend   *wptest.Backend
 }
 
 func startCluster(t *testing.T) *cluster {
@@ -79,7 +80,7 @@ func startCluster(t *testing.T) *cluster {
 	t.Cleanup(echo.Close)
 	keys := startJWKS(t, c.issuer.JWKS())
 	c.pods[podHTTPBin] = wptest.StartPod(t, c.mesh, podHTTPBin, c.mesh.ID("demo", "httpbin"))
-	c.pods[podHTTPBin].Route(80, backend)
+	c.pods[podHTTPBin].Route(80, backend.Addr)
 	c.pods[podHTTPBin].Route(9000, echo.Addr().String())
 	c.pods[podKeys] = wptest.StartPod(t, c.mesh, podKeys, c.mesh.ID("demo", "keys"))
 	c.pods[podKeys].Route(8080, keys)
@@ -132,6 +133,7 @@ func startCluster(t *testing.T) *cluster {
 	mu.Unlock()
 	c.client = wptest.NewClient(t, c.mesh, c.mesh.ID("demo", "sleep"), clientIP, wpAddr, c.mesh.ID("demo", "waypoint"))
 	c.readyCh = ready
+	c.backend = backend
 	return c
 }
 

@@ -77,7 +77,7 @@ func newFixture(t *testing.T) *fixture {
 	t.Cleanup(echo.Close)
 	for _, ip := range []netip.Addr{podA, podB} {
 		p := wptest.StartPod(t, f.mesh, ip, f.mesh.ID("demo", "httpbin"))
-		p.Route(80, backend)
+		p.Route(80, backend.Addr)
 		p.Route(9000, echo.Addr().String())
 		f.pods[ip] = p
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"sync"
+	"time"
 
 	"golang.org/x/net/http2"
 
@@ -24,10 +25,35 @@ type streamConn struct {
 
 func (c *streamConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
+// closeLinger is how long a closing connection waits for the peer to end
+// its side after our END_STREAM (net/http's rstAvoidanceDelay is 500 ms).
+const closeLinger = 500 * time.Millisecond
+
+// Close ends the connection the way net/http's closeWriteAndWait ends a TCP
+// one: END_STREAM first, so the client reads everything written and then
+// EOF, and only then the stream is closed. Closing at once would reset the
+// stream (RST_STREAM CANCEL), and a reset discards data the peer has not
+// read yet — a response written just before a drain would be lost. The
+// wait runs on its own goroutine (the server may close idle connections
+// while holding its lock); done is closed when the stream is gone, and
+// serveHTTP waits for it.
 func (c *streamConn) Close() error {
-	err := c.Stream.Close()
-	c.once.Do(func() { close(c.done) })
-	return err
+	c.once.Do(func() {
+		go func() {
+			defer close(c.done)
+			if c.Stream.CloseWrite() == nil {
+				_ = c.Stream.SetReadDeadline(time.Now().Add(closeLinger))
+				buf := make([]byte, 4096)
+				for { // until the peer's END_STREAM, a reset or the deadline
+					if _, err := c.Stream.Read(buf); err != nil {
+						break
+					}
+				}
+			}
+			_ = c.Stream.Close()
+		}()
+	})
+	return nil
 }
 
 // streamListener feeds streams to http.Server.Serve.

@@ -182,15 +182,18 @@ func (s *Server) serveHTTP(ctx context.Context, ss *hbone.ServerStream, peer way
 	_ = stream.SetReadDeadline(time.Time{})
 	if err != nil {
 		_ = sc.Close()
+		<-sc.done
 		return
 	}
 	if h2 {
 		s.h2.ServeConn(sc, &http2.ServeConnOpts{Context: waypoint.WithPeer(ctx, peer), Handler: s.cfg.Handler, BaseConfig: s.http})
 		_ = sc.Close()
+		<-sc.done
 		return
 	}
 	if !s.ln.push(ctx, sc) {
 		_ = sc.Close()
+		<-sc.done
 		return
 	}
 	select {
@@ -199,6 +202,7 @@ func (s *Server) serveHTTP(ctx context.Context, ss *hbone.ServerStream, peer way
 	case <-ctx.Done(): // the HBONE connection went away
 		s.log.Debug("waypoint: hbone stream ended under the http connection", "dst", peer.DestinationIP.String())
 		_ = sc.Close()
+		<-sc.done
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -179,8 +180,9 @@ type Echo struct {
 }
 
 // StartBackend serves HTTP/1.1 and h2c (prior knowledge) on loopback and
-// answers every request with its Echo as JSON; /status/<code> answers code.
-func StartBackend(tb testing.TB) string {
+// answers every request with its Echo as JSON, after ?delay=<duration> (at
+// most 10 s) when asked.
+func StartBackend(tb testing.TB) *Backend {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -189,8 +191,14 @@ func StartBackend(tb testing.TB) string {
 	var protos http.Protocols
 	protos.SetHTTP1(true)
 	protos.SetUnencryptedHTTP2(true)
+	be := &Backend{Addr: ln.Addr().String()}
 	srv := &http.Server{Protocols: &protos, ReadHeaderTimeout: 10 * time.Second,
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			be.InFlight.Add(1)
+			defer be.InFlight.Add(-1)
+			if d, err := time.ParseDuration(r.URL.Query().Get("delay")); err == nil && d > 0 && d <= 10*time.Second {
+				time.Sleep(d) // a slow backend, for drain tests
+			}
 			body, _ := io.ReadAll(r.Body)
 			w.Header().Set("Content-Type", "application/json")
 			_ = json.NewEncoder(w).Encode(Echo{Proto: r.Proto, Method: r.Method, Host: r.Host, URI: r.RequestURI,
@@ -199,7 +207,14 @@ func StartBackend(tb testing.TB) string {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = srv.Serve(ln) }()
 	tb.Cleanup(func() { _ = srv.Close(); <-done })
-	return ln.Addr().String()
+	return be
+}
+
+// Backend is a running echo backend.
+type Backend struct {
+	Addr string
+	// InFlight counts requests being handled.
+	InFlight atomic.Int64
 }
 
 // serve runs fn until the test ends, then cancels it and waits.
