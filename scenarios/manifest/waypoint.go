@@ -61,10 +61,19 @@ type Waypoint struct {
 	// workload waypoint, which is what those releases did without labels.
 	Legacy               bool
 	LegacyServiceAccount string
+	// DeployedName names the ServiceAccount, Deployment and Service deployed
+	// for the Gateway: its own name (Istio 1.22+ for istio-waypoint), or for
+	// the legacy forms "<name>-<gatewayClassName>" as Istio named them then
+	// (so a waypoint named after the service account it serves did not
+	// collide with that service account).
+	DeployedName string
 }
 
 // Key is "namespace/name".
 func (w Waypoint) Key() string { return w.Namespace + "/" + w.Name }
+
+// DeployedKey is "namespace/<DeployedName>", the key of its Service.
+func (w Waypoint) DeployedKey() string { return w.Namespace + "/" + w.DeployedName }
 
 // gatewayOf returns the v1 view of a Gateway object (v1beta1 has the same layout).
 func gatewayOf(o Object) (*gatewayv1.Gateway, bool) {
@@ -123,8 +132,10 @@ func (s *Set) Waypoints() []Waypoint {
 		if !ok {
 			continue
 		}
-		w := Waypoint{Object: o, Namespace: o.Namespace, Name: o.Name, For: waypointFor(gw), Replicas: 1, Legacy: legacy}
+		w := Waypoint{Object: o, Namespace: o.Namespace, Name: o.Name, For: waypointFor(gw), Replicas: 1, Legacy: legacy,
+			DeployedName: o.Name}
 		if legacy {
+			w.DeployedName = o.Name + "-" + string(gw.Spec.GatewayClassName)
 			w.LegacyServiceAccount = gw.Annotations[AnnotationForServiceAccount]
 			if _, labelled := gw.Labels[LabelWaypointFor]; !labelled {
 				w.For = WaypointForWorkload

@@ -136,7 +136,7 @@ spec:
 	if len(got) != 2 {
 		t.Fatalf("waypoints = %+v, want plain and scaled (ingress is not one)", got)
 	}
-	if w := got[0]; w.Key() != "demo/plain" || w.Replicas != 1 || w.For != WaypointForService || w.Legacy {
+	if w := got[0]; w.Key() != "demo/plain" || w.Replicas != 1 || w.For != WaypointForService || w.Legacy || w.DeployedName != "plain" {
 		t.Errorf("plain = %+v", w)
 	}
 	if w := got[1]; w.Key() != "demo/scaled" || w.Replicas != 3 || w.For != WaypointForWorkload {
@@ -149,8 +149,8 @@ spec:
 // the current form.
 func TestWaypointLegacyForms(t *testing.T) {
 	cases := []struct {
-		name, doc, wantSA string
-		wantWarn          []string
+		name, doc, wantSA, wantDeployed string
+		wantWarn                        []string
 	}{
 		{"istioctl 1.18 (--service-account)", `apiVersion: gateway.networking.k8s.io/v1beta1
 kind: Gateway
@@ -162,7 +162,7 @@ spec:
   gatewayClassName: istio-waypoint
   listeners:
   - {name: mesh, port: 15008, protocol: ALL}
-`, "bookinfo-productpage", []string{"w.yaml:10: Gateway demo/bookinfo-productpage: metadata.annotations[\"istio.io/for-service-account\"]: istio.io/for-service-account is a removed legacy form",
+`, "bookinfo-productpage", "bookinfo-productpage-istio-waypoint", []string{"w.yaml:10: Gateway demo/bookinfo-productpage: metadata.annotations[\"istio.io/for-service-account\"]: istio.io/for-service-account is a removed legacy form",
 			"w.yaml:14: Gateway demo/bookinfo-productpage: spec.listeners[0].protocol: protocol ALL is a legacy form",
 			"gatewayClassName: istio-waypoint, listeners: [{name: mesh, port: 15008, protocol: HBONE}]"}},
 		{"class istio with an HBONE listener", `apiVersion: gateway.networking.k8s.io/v1
@@ -174,7 +174,7 @@ metadata:
 spec:
   gatewayClassName: istio
   listeners: [{name: mesh, port: 15008, protocol: HBONE}]
-`, "", []string{"spec.gatewayClassName: gatewayClassName istio with an HBONE listener is a legacy waypoint form",
+`, "", "namespace-istio", []string{"spec.gatewayClassName: gatewayClassName istio with an HBONE listener is a legacy waypoint form",
 			`metadata.labels["istio.io/gateway-name"]: label istio.io/gateway-name is a legacy form`}},
 	}
 	for _, tc := range cases {
@@ -199,7 +199,8 @@ spec:
 				}
 			}
 			wps := set.Waypoints()
-			if len(wps) != 1 || !wps[0].Legacy || wps[0].For != WaypointForWorkload || wps[0].LegacyServiceAccount != tc.wantSA {
+			if len(wps) != 1 || !wps[0].Legacy || wps[0].For != WaypointForWorkload || wps[0].LegacyServiceAccount != tc.wantSA ||
+				wps[0].DeployedName != tc.wantDeployed {
 				t.Errorf("waypoints = %+v, want one legacy workload waypoint for SA %q", wps, tc.wantSA)
 			}
 		})

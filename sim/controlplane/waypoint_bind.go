@@ -79,7 +79,7 @@ func bindWaypoints(c *topology.Cluster, set *manifest.Set) *bindings {
 	}
 	if set != nil {
 		for _, w := range set.Waypoints() {
-			svc := svcByKey[w.Key()]
+			svc := svcByKey[w.DeployedKey()]
 			if svc == nil || svc.Headless || !svc.ClusterIP.IsValid() {
 				continue // not deployed (yet): as missing
 			}
@@ -90,9 +90,13 @@ func bindWaypoints(c *topology.Cluster, set *manifest.Set) *bindings {
 	for _, ns := range c.Namespaces {
 		nsLabels[ns.Name] = ns.Labels
 	}
+	own := map[string]bool{}
+	for _, wp := range b.waypoints {
+		own[wp.DeployedKey()] = true
+	}
 	for i := range c.Services {
 		s := &c.Services[i]
-		if b.waypoints[s.Key()] != nil {
+		if own[s.Key()] {
 			continue // a waypoint's own Service
 		}
 		wp, from := b.lookup(s.Namespace, s.Labels, nsLabels[s.Namespace], "Service", s.Name)

@@ -87,7 +87,7 @@ func bindingSummary(t *testing.T, doc string) (summary string, warnings []string
 	}
 	own := map[string]bool{}
 	for _, w := range set.Waypoints() {
-		own[w.Name] = true
+		own[w.DeployedName] = true
 	}
 	var lines []string
 	for _, a := range r.Addresses {
@@ -192,7 +192,7 @@ spec:
   listeners: [{name: mesh, port: 15008, protocol: ALL}]
 `)
 	got, _ := bindingSummary(t, doc)
-	if want := "pod api -> legacy.app.svc.cluster.local; service api -> -"; got != want {
+	if want := "pod api -> legacy-istio-waypoint.app.svc.cluster.local; service api -> -"; got != want {
 		t.Errorf("bindings\n got %s\nwant %s (the legacy waypoint in another namespace binds nothing)", got, want)
 	}
 }

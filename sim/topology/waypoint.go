@@ -13,7 +13,8 @@ import (
 // A waypoint Gateway is deployed as Istio's gateway deployment controller
 // does (istio `pilot/pkg/config/kube/gateway/deploymentcontroller.go` and its
 // waypoint template): ServiceAccount, Deployment and Service, all named after
-// the Gateway in its namespace. They are ordinary objects of the model.
+// the Gateway in its namespace (legacy forms: "<gateway>-<class>", see
+// manifest.Waypoint.DeployedName). They are ordinary objects of the model.
 const (
 	// LabelComponent marks objects the simulator adds itself.
 	LabelComponent = "ambientlab.io/component"
@@ -73,18 +74,18 @@ func (r *resolver) waypointObjects() []manifest.Object {
 // waypointDeployment builds the objects for one waypoint. Their Source is the
 // Gateway's, so errors and `get` point at what the user wrote.
 func waypointDeployment(w manifest.Waypoint) []manifest.Object {
-	ns, name := w.Namespace, w.Name
+	ns, name := w.Namespace, w.DeployedName
 	podLabels := map[string]string{
-		LabelGatewayName:                  name,
+		LabelGatewayName:                  w.Name,
 		LabelComponent:                    ComponentWaypoint,
 		LabelGatewayManaged:               "istio.io-mesh-controller",
 		"istio.io/dataplane-mode":         "none",
 		"service.istio.io/canonical-name": name,
 	}
-	selector := map[string]string{LabelGatewayName: name}
+	selector := map[string]string{LabelGatewayName: w.Name}
 	replicas := w.Replicas
 	meta := func() metav1.ObjectMeta {
-		return metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{LabelGatewayName: name}}
+		return metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{LabelGatewayName: w.Name}}
 	}
 	sa := &corev1.ServiceAccount{ObjectMeta: meta()}
 	dep := &appsv1.Deployment{ObjectMeta: meta(), Spec: appsv1.DeploymentSpec{

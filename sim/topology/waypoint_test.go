@@ -102,3 +102,28 @@ spec:
 		t.Fatalf("errors = %q", errs)
 	}
 }
+
+// The legacy istioctl form named the Gateway after the service account it
+// served; Istio then deployed it as "<gateway>-istio-waypoint", so no clash.
+func TestLegacyWaypointDeployedName(t *testing.T) {
+	c := resolve(t, load(t, "w.yaml", ns+`apiVersion: v1
+kind: ServiceAccount
+metadata: {name: api, namespace: demo}
+---
+apiVersion: gateway.networking.k8s.io/v1beta1
+kind: Gateway
+metadata: {name: api, namespace: demo, annotations: {istio.io/for-service-account: api}}
+spec:
+  gatewayClassName: istio-waypoint
+  listeners: [{name: mesh, port: 15008, protocol: ALL}]
+`), ResolveOptions{}, nil)
+	var pod Pod
+	for _, p := range c.Pods {
+		if IsWaypointPod(p) {
+			pod = p
+		}
+	}
+	if pod.OwnerName != "api-istio-waypoint" || pod.ServiceAccount != "api-istio-waypoint" || pod.Labels[LabelGatewayName] != "api" {
+		t.Fatalf("legacy waypoint pod: owner %q sa %q gateway-name %q", pod.OwnerName, pod.ServiceAccount, pod.Labels[LabelGatewayName])
+	}
+}
