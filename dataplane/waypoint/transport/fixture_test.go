@@ -16,6 +16,7 @@ import (
 	"github.com/ambientlab/ambientlab/dataplane/policy"
 	"github.com/ambientlab/ambientlab/dataplane/waypoint"
 	"github.com/ambientlab/ambientlab/dataplane/waypoint/pathnorm"
+	"github.com/ambientlab/ambientlab/dataplane/waypoint/route"
 	"github.com/ambientlab/ambientlab/dataplane/waypoint/transport"
 	"github.com/ambientlab/ambientlab/dataplane/waypoint/transport/wptest"
 	"github.com/ambientlab/ambientlab/dataplane/workloadapi"
@@ -28,6 +29,7 @@ var (
 	vip        = netip.MustParseAddr("198.19.0.10") // httpbin: 8000 http, 8001 http2, 9000 tcp
 	emptyVIP   = netip.MustParseAddr("198.19.0.11") // a bound Service without endpoints
 	flakyVIP   = netip.MustParseAddr("198.19.0.12") // one dead endpoint, one live
+	echo2VIP   = netip.MustParseAddr("198.19.0.13") // 9000 tcp on pod B only: a TCPRoute target
 	unboundVIP = netip.MustParseAddr("198.19.0.99")
 	podA       = netip.MustParseAddr("127.0.0.2")
 	podB       = netip.MustParseAddr("127.0.0.3")
@@ -41,6 +43,7 @@ type fixture struct {
 	clientID  identity.Identity
 	state     atomic.Pointer[workloadapi.Snapshot]
 	policies  atomic.Pointer[[]*policy.Policy]
+	tcpRoutes atomic.Pointer[route.Table]
 	up        *transport.Upstream
 	wpAddr    netip.AddrPort
 	client    *wptest.Client
@@ -86,10 +89,11 @@ func newFixture(t *testing.T) *fixture {
 		workloadapi.Port{ServicePort: 8001, TargetPort: 80, AppProtocol: workloadapi.AppProtocolHTTP2},
 		workloadapi.Port{ServicePort: 9000, TargetPort: 9000})
 	empty := service("empty", emptyVIP, workloadapi.Port{ServicePort: 8000, TargetPort: 80, AppProtocol: workloadapi.AppProtocolHTTP11})
+	echo2 := service("echo2", echo2VIP, workloadapi.Port{ServicePort: 9000, TargetPort: 9000})
 	flaky := service("flaky", flakyVIP, workloadapi.Port{ServicePort: 8000, TargetPort: 80, AppProtocol: workloadapi.AppProtocolHTTP11})
 	st, err := workloadapi.New([]*workloadapi.Workload{
-		pod("httpbin-a", podA, httpbin), pod("httpbin-b", podB, httpbin, flaky), pod("dead", podDead, flaky),
-	}, []*workloadapi.Service{httpbin, empty, flaky}, nil)
+		pod("httpbin-a", podA, httpbin), pod("httpbin-b", podB, httpbin, flaky, echo2), pod("dead", podDead, flaky),
+	}, []*workloadapi.Service{httpbin, empty, flaky, echo2}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,6 +138,8 @@ func newFixture(t *testing.T) *fixture {
 		},
 		Handler:    wp,
 		L4Policies: func(netip.AddrPort) []*policy.Policy { return *f.policies.Load() },
+		TCPRoutes:  func(netip.AddrPort) *route.Table { return f.tcpRoutes.Load() },
+		Rand:       func() float64 { return 0 },
 		Upstream:   f.up,
 		Log:        slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})

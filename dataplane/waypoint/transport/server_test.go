@@ -14,6 +14,7 @@ import (
 	"github.com/ambientlab/ambientlab/dataplane/hbone"
 	"github.com/ambientlab/ambientlab/dataplane/identity"
 	"github.com/ambientlab/ambientlab/dataplane/policy"
+	"github.com/ambientlab/ambientlab/dataplane/waypoint/route"
 	"github.com/ambientlab/ambientlab/dataplane/waypoint/transport/wptest"
 )
 
@@ -191,6 +192,42 @@ func TestTCPRelayAndL4Policy(t *testing.T) {
 	}
 	if n := len(f.pods[podA].Seen()) + len(f.pods[podB].Seen()); n != 1 {
 		t.Fatalf("a denied connection reached a destination (%d CONNECTs)", n)
+	}
+}
+
+// A TCPRoute sends the connection to its backend Service; a route whose
+// backends all weigh 0 closes it.
+func TestTCPRoute(t *testing.T) {
+	f := newFixture(t)
+	relay := func() string {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		s, err := f.client.Connect(ctx, "198.19.0.10:9000")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		_, _ = s.Write([]byte("ping"))
+		_ = s.CloseWrite()
+		got, _ := io.ReadAll(s)
+		return string(got)
+	}
+	be := route.Backend{Service: "demo/echo2", Hostname: "echo2.demo.svc.cluster.local", Port: 9000,
+		Address: netip.MustParseAddrPort("198.19.0.13:9000"), Weight: 1}
+	f.tcpRoutes.Store(&route.Table{TCP: []route.TCPRoute{{Name: "to-echo2", Backends: []route.Backend{be}}}})
+	if got := relay(); got != "ping" {
+		t.Fatalf("routed tcp echoed %q", got)
+	}
+	if a, b := f.pods[podA].Seen(), f.pods[podB].Seen(); len(a) != 0 || len(b) != 1 || b[0].Authority != "127.0.0.3:9000" {
+		t.Fatalf("the route's backend (pod B only) was not used: A %+v, B %+v", a, b)
+	}
+	be.Weight = 0
+	f.tcpRoutes.Store(&route.Table{TCP: []route.TCPRoute{{Name: "nothing", Backends: []route.Backend{be}}}})
+	if got := relay(); got != "" {
+		t.Fatalf("a route without weight echoed %q", got)
+	}
+	if n := len(f.pods[podA].Seen()) + len(f.pods[podB].Seen()); n != 1 {
+		t.Fatalf("a connection without a backend reached a destination (%d CONNECTs)", n)
 	}
 }
 
