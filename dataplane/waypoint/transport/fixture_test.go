@@ -71,7 +71,7 @@ func pod(name string, ip netip.Addr, svcs ...*workloadapi.Service) *workloadapi.
 	return w
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	f := &fixture{mesh: wptest.NewMesh(t), pods: map[netip.Addr]*wptest.Pod{}}
 	f.wpID, f.clientID = f.mesh.ID("demo", "waypoint"), f.mesh.ID("demo", "sleep")
@@ -141,7 +141,7 @@ func newFixture(t *testing.T) *fixture {
 		TCPRoutes:  func(netip.AddrPort) *route.Table { return f.tcpRoutes.Load() },
 		Rand:       func() float64 { return 0 },
 		Upstream:   f.up,
-		Log:        slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Log:        testLogger(t),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -152,7 +152,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	f.wpAddr = ln.Addr().(*net.TCPAddr).AddrPort()
 	hs := &hbone.Server{Handler: srv.Handle, Authority: hbone.AuthorityAnyIP,
-		Log: slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+		Log: testLogger(t)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = hs.Serve(ctx, ln, f.mesh.ServerTLS(wpCert)) }()
@@ -165,8 +165,17 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
+// testLogger logs at debug into the test output; benchmarks only warnings.
+func testLogger(t testing.TB) *slog.Logger {
+	level := slog.LevelDebug
+	if _, bench := t.(*testing.B); bench {
+		level = slog.LevelWarn
+	}
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: level}))
+}
+
 // tWriter sends logs to the test's output (shown for failures and -v).
-type tWriter struct{ t *testing.T }
+type tWriter struct{ t testing.TB }
 
 func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
