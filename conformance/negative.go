@@ -278,8 +278,10 @@ func negativeName(r negRun, mode pathnorm.Mode) string {
 	return fmt.Sprintf("WaypointNegative/%s/%s/%s/%s: %s", r.proto, mode, r.c.ID, r.c.Family, r.c.Name) + " (" + side + ")"
 }
 
-// negativeResults turns judged runs into report results.
-func negativeResults(runs []negRun, got []rawhttp.Result, mode pathnorm.Mode, took time.Duration) []v1.TestResult {
+// negativeResults turns judged runs into report results. firstTry holds,
+// for runs that were retried, the result of the first attempt (kept as
+// evidence, counted in Retries).
+func negativeResults(runs []negRun, got []rawhttp.Result, firstTry map[int]rawhttp.Result, mode pathnorm.Mode, took time.Duration) []v1.TestResult {
 	out := make([]v1.TestResult, 0, len(runs))
 	per := v1.Duration(took / time.Duration(max(len(runs), 1)))
 	for i, r := range runs {
@@ -288,7 +290,11 @@ func negativeResults(runs []negRun, got []rawhttp.Result, mode pathnorm.Mode, to
 			feature = FeatureNegativeTwin
 		}
 		t := v1.TestResult{Name: negativeName(r, mode), Profile: NegativeProfile, Features: []string{feature}, Result: v1.Succeeded, Duration: per,
-			Evidence: []v1.Evidence{{Kind: v1.EvidenceProbe, Summary: fmt.Sprintf("%s → %s over %s: statuses %v refusal %q", negClient, negAuthority, r.proto, got[i].Statuses, got[i].Refusal)}}}
+			Evidence: []v1.Evidence{{Kind: v1.EvidenceProbe, Summary: fmt.Sprintf("%s → %s over %s: statuses %v refusal %q %s", negClient, negAuthority, r.proto, got[i].Statuses, got[i].Refusal, got[i].Detail)}}}
+		if first, ok := firstTry[i]; ok {
+			t.Retries = 1
+			t.Evidence = append(t.Evidence, v1.Evidence{Kind: v1.EvidenceProbe, Summary: fmt.Sprintf("first attempt: statuses %v refusal %q %s (%s)", first.Statuses, first.Refusal, first.Detail, judge(r, first))})
+		}
 		if msg := judge(r, got[i]); msg != "" {
 			t.Result, t.Message = v1.Failed, msg
 			if r.twin {

@@ -18,6 +18,8 @@ type Result struct {
 	// "" (all expected responses arrived), "rst_stream:PROTOCOL_ERROR",
 	// "goaway:PROTOCOL_ERROR", "closed" (EOF or reset before a response).
 	Refusal string `json:"refusal,omitempty"`
+	// Detail is the read error behind a "closed" refusal (EOF, reset), for logs.
+	Detail string `json:"detail,omitempty"`
 	// Body is the first response's body, bounded.
 	Body string `json:"body,omitempty"`
 	// Error is a local failure (dial, write), not a server refusal.
@@ -41,7 +43,7 @@ func DoH1(ctx context.Context, c net.Conn, raw []byte, n int) Result {
 	for range n {
 		resp, err := http.ReadResponse(br, nil)
 		if err != nil {
-			res.Refusal = "closed"
+			res.Refusal, res.Detail = "closed", err.Error()
 			return res
 		}
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, MaxBody))

@@ -128,10 +128,8 @@ func readH2Response(r io.Reader, w io.Writer, res *Result) {
 	for {
 		f, err := readFrame(r)
 		if err != nil {
-			if len(res.Statuses) == 0 || res.Refusal == "" {
-				if len(res.Statuses) == 0 {
-					res.Refusal = "closed"
-				}
+			if len(res.Statuses) == 0 {
+				res.Refusal, res.Detail = "closed", err.Error()
 			}
 			return
 		}
