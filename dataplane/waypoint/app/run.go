@@ -135,7 +135,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, self identity.Iden
 	store := NewStore(gw, workloads, keys, log)
 	store.serviceNames = append(store.serviceNames, self.ServiceAccount)
 	ads, err = xds.NewADSClient(xds.ADSConfig{Address: cfg.XDSAddress, NodeID: "waypoint~" + cfg.Pod + "." + cfg.Namespace,
-		NodeName: cfg.Pod, Log: log, Extra: []xds.ExtraType{{TypeURL: config.TypeURL, Names: []string{gw.String()}, Apply: store.ApplyResources}}})
+		Log: log, Extra: []xds.ExtraType{{TypeURL: config.TypeURL, Names: []string{gw.String()}, Apply: store.ApplyResources}}})
 	if err != nil {
 		return fmt.Errorf("waypoint: %w", err)
 	}
