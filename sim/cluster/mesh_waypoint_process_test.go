@@ -77,3 +77,114 @@ func TestWaypointProcessEndpoints(t *testing.T) {
 		waitLog(t, c, "billing/deploy/waypoint", `src.identity="`+clientID+`"`)
 	})
 }
+
+// workloadWaypointScenario: a waypoint for workloads (istio.io/waypoint-for:
+// workload) used by every pod of namespace wl; its Gateway-level policy
+// denies /ip.
+const workloadWaypointScenario = `apiVersion: v1
+kind: Namespace
+metadata:
+  name: wl
+  labels: {istio.io/dataplane-mode: ambient, istio.io/use-waypoint: waypoint}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: clients, labels: {istio.io/dataplane-mode: ambient}}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: server, namespace: wl}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: client, namespace: clients}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: server, namespace: wl}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: server}}
+  template:
+    metadata: {labels: {app: server}}
+    spec:
+      serviceAccountName: server
+      containers:
+      - name: api
+        image: docker.io/kennethreitz/httpbin
+        ports: [{name: http, containerPort: 80}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: server, namespace: wl}
+spec:
+  selector: {app: server}
+  ports: [{name: http, port: 8000, targetPort: 80}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: client, namespace: clients}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: client}}
+  template:
+    metadata: {labels: {app: client}}
+    spec:
+      serviceAccountName: client
+      containers: [{name: curl, image: curlimages/curl, command: [/bin/sleep, infinity]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: waypoint
+  namespace: wl
+  labels: {istio.io/waypoint-for: workload}
+spec:
+  gatewayClassName: istio-waypoint
+  listeners: [{name: mesh, port: 15008, protocol: HBONE}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-ip, namespace: wl}
+spec:
+  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}]
+  action: DENY
+  rules: [{to: [{operation: {paths: [/ip]}}]}]
+`
+
+// TestWorkloadWaypoint: pod-addressed traffic to a pod with a workload
+// waypoint goes through it (the waypoint serves the pod IP:port authority
+// with its Gateway-level policies).
+func TestWorkloadWaypoint(t *testing.T) {
+	ctx := context.Background()
+	c, err := Up(ctx, meshConfig(t, 2), mustLoad(t, "wl.yaml", workloadWaypointScenario))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	server, err := ResolveTarget(c.Model(), "wl/deploy/server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	podURL := "http://" + server.IP.String() + ":80"
+	_, body := eventuallyCurl(t, c, "pod IP through the workload waypoint", podURL+"/headers",
+		func(s, body string, code int) bool {
+			return code == 0 && s == "200" && strings.Contains(strings.ToLower(body), "x-request-id")
+		})
+	if !strings.Contains(body, "spiffe://cluster.local/ns/clients/sa/client") {
+		t.Errorf("the backend did not get the client identity from the waypoint (X-Forwarded-Client-Cert): %s", body)
+	}
+	status, body, code := curlFrom(t, c, podURL+"/ip")
+	if code != 0 || status != "403" || !strings.Contains(body, "RBAC: access denied") {
+		t.Fatalf("denied path on the pod IP: status %q exit %d body %q", status, code, body)
+	}
+	// The backend's peer is the waypoint pod (it originated the connection).
+	wps := waypointPods(c.Model())
+	if len(wps) != 1 {
+		t.Fatalf("waypoint pods = %+v", wps)
+	}
+	status, body, code = curlFrom(t, c, podURL+"/get")
+	if code != 0 || status != "200" || !strings.Contains(body, `"origin": "`+wps[0].IP.String()) {
+		t.Errorf("/get on the pod IP: status %q exit %d, want origin %s: %s", status, code, wps[0].IP, body)
+	}
+}
