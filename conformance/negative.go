@@ -291,6 +291,11 @@ func negativeResults(runs []negRun, got []rawhttp.Result, firstTry map[int]rawht
 		}
 		t := v1.TestResult{Name: negativeName(r, mode), Profile: NegativeProfile, Features: []string{feature}, Result: v1.Succeeded, Duration: per,
 			Evidence: []v1.Evidence{{Kind: v1.EvidenceProbe, Summary: fmt.Sprintf("%s → %s over %s: statuses %v refusal %q %s", negClient, negAuthority, r.proto, got[i].Statuses, got[i].Refusal, got[i].Detail)}}}
+		if !r.twin && r.c.DocumentedPassthrough(r.proto, mode) {
+			t.Features = append(t.Features, v1.FeatureNegativeDocumented)
+			t.Evidence = append(t.Evidence, v1.Evidence{Kind: v1.EvidenceProbe, Summary: fmt.Sprintf(
+				"served by design: path normalization %s does not fold this target into a denied path (istio.io security best practices; escapes are never double-decoded); the backend gets exactly %q", mode, r.want.Seen)})
+		}
 		if first, ok := firstTry[i]; ok {
 			t.Retries = 1
 			t.Evidence = append(t.Evidence, v1.Evidence{Kind: v1.EvidenceProbe, Summary: fmt.Sprintf("first attempt: statuses %v refusal %q %s (%s)", first.Statuses, first.Refusal, first.Detail, judge(r, first))})

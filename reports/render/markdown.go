@@ -208,5 +208,8 @@ func markdownNegative(p func(string, ...any), tests []v1.TestResult) {
 	if n.Skipped > 0 {
 		p(", %d skipped", n.Skipped)
 	}
+	if n.Documented > 0 {
+		p("; %d attacks are served by documented design of the configuration under test (path normalization mode)", n.Documented)
+	}
 	p(".\n\n")
 }
