@@ -18,5 +18,8 @@ func TestMain(m *testing.M) {
 	if code, ok := relayMode(); ok {
 		os.Exit(code)
 	}
+	if code, ok := httpClientMode(); ok {
+		os.Exit(code)
+	}
 	os.Exit(sandbox.RunTestsInSandbox(m))
 }
