@@ -5,6 +5,8 @@ import (
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 	"sigs.k8s.io/yaml"
@@ -61,6 +63,12 @@ type Waypoint struct {
 	// workload waypoint, which is what those releases did without labels.
 	Legacy               bool
 	LegacyServiceAccount string
+	// Programmed is the Gateway's Programmed status condition, which the
+	// deployment controller sets once a waypoint pod is ready (the simulator
+	// sets it when it publishes the control plane's input). istiod binds
+	// Services and pods only to a programmed waypoint (istio
+	// `ambient/waypoints.go`: no status address, no waypoint).
+	Programmed bool
 	// DeployedName names the ServiceAccount, Deployment and Service deployed
 	// for the Gateway: its own name (Istio 1.22+ for istio-waypoint), or for
 	// the legacy forms "<name>-<gatewayClassName>" as Istio named them then
@@ -133,7 +141,7 @@ func (s *Set) Waypoints() []Waypoint {
 			continue
 		}
 		w := Waypoint{Object: o, Namespace: o.Namespace, Name: o.Name, For: waypointFor(gw), Replicas: 1, Legacy: legacy,
-			DeployedName: o.Name}
+			DeployedName: o.Name, Programmed: meta.IsStatusConditionTrue(gw.Status.Conditions, string(gatewayv1.GatewayConditionProgrammed))}
 		if legacy {
 			w.DeployedName = o.Name + "-" + string(gw.Spec.GatewayClassName)
 			w.LegacyServiceAccount = gw.Annotations[AnnotationForServiceAccount]
@@ -148,6 +156,29 @@ func (s *Set) Waypoints() []Waypoint {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key() < out[j].Key() })
 	return out
+}
+
+// WithProgrammed returns a copy of the waypoint Gateway o whose Programmed
+// condition says whether a pod of its Deployment is ready, as Istio's
+// deployment controller reports it; other objects are returned unchanged.
+func WithProgrammed(o Object, programmed bool) Object {
+	gw, _, ok := isWaypointGateway(o)
+	if !ok {
+		return o
+	}
+	cp := gw.DeepCopy()
+	cond := metav1.Condition{Type: string(gatewayv1.GatewayConditionProgrammed), Status: metav1.ConditionTrue,
+		Reason: string(gatewayv1.GatewayReasonProgrammed), Message: "a waypoint pod is ready", ObservedGeneration: cp.Generation}
+	if !programmed {
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, "NoReadyPods", "no waypoint pod is ready"
+	}
+	meta.SetStatusCondition(&cp.Status.Conditions, cond)
+	if _, isBeta := o.Obj.(*gatewayv1beta1.Gateway); isBeta {
+		o.Obj = (*gatewayv1beta1.Gateway)(cp)
+	} else {
+		o.Obj = cp
+	}
+	return o
 }
 
 // deploymentParameters is the part of a parametersRef ConfigMap's

@@ -41,7 +41,7 @@ func (c *Cluster) publishMesh(model *topology.Cluster) error {
 	if err := istiod.WriteNetns(lay.NetnsFile(), refs); err != nil {
 		return fmt.Errorf("mesh: %w", err)
 	}
-	if err := controlplane.WriteInput(lay.InputDir(), model, c.resolved.set); err != nil {
+	if err := controlplane.WriteInput(lay.InputDir(), model, c.withWaypointStatus(c.resolved.set)); err != nil {
 		return fmt.Errorf("mesh: control-plane input: %w", err)
 	}
 	return nil
@@ -58,4 +58,22 @@ func (c *Cluster) prepareMesh(model *topology.Cluster) error {
 		return nil
 	}
 	return c.publishMesh(model)
+}
+
+// withWaypointStatus returns set with each waypoint Gateway's Programmed
+// condition set from its pods (one running and ready is enough), as Istio's
+// deployment controller writes it; istiod binds nothing to a waypoint
+// before. Caller holds c.mu.
+func (c *Cluster) withWaypointStatus(set *manifest.Set) *manifest.Set {
+	ready := map[string]bool{}
+	for _, pr := range c.pods {
+		if p, _ := pr.snapshot(); topology.IsWaypointPod(p) && pr.ready() {
+			ready[p.Namespace+"/"+p.Labels[topology.LabelGatewayName]] = true
+		}
+	}
+	out := &manifest.Set{Objects: make([]manifest.Object, len(set.Objects)), Warnings: set.Warnings}
+	for i, o := range set.Objects {
+		out.Objects[i] = manifest.WithProgrammed(o, ready[o.Namespace+"/"+o.Name])
+	}
+	return out
 }

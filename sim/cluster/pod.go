@@ -293,6 +293,19 @@ func (p *podRuntime) stop(grace time.Duration) {
 	}
 }
 
+// ready reports whether every container is running and ready.
+func (p *podRuntime) ready() bool {
+	for _, ct := range p.containers {
+		ct.mu.Lock()
+		ok := ct.running && ct.ready
+		ct.mu.Unlock()
+		if !ok {
+			return false
+		}
+	}
+	return len(p.containers) > 0
+}
+
 func (ct *container) isRunning() bool {
 	ct.mu.Lock()
 	defer ct.mu.Unlock()

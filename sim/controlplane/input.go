@@ -96,7 +96,11 @@ func istioYAML(set *manifest.Set) ([]byte, error) {
 			return nil, err
 		}
 		m["apiVersion"], m["kind"] = o.GVK.GroupVersion().String(), o.GVK.Kind
-		delete(m, "status")
+		if o.GVK.Group != gatewayAPIGroup || o.GVK.Kind != "Gateway" {
+			// A Gateway's status carries Programmed, which istiod waits for
+			// before it binds anything to a waypoint; other status is noise.
+			delete(m, "status")
+		}
 		y, err := yaml.Marshal(m)
 		if err != nil {
 			return nil, err

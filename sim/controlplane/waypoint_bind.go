@@ -23,8 +23,9 @@ import (
 //   - a Service gets the waypoint only if it is for service or all traffic,
 //     a Pod only if for workload or all;
 //   - a waypoint's own pods and Service never use a waypoint;
-//   - a named waypoint that does not exist gives no waypoint (traffic goes
-//     direct, istio.io PR #17520) and a warning.
+//   - a named waypoint that does not exist, or is not Programmed (no ready
+//     pod yet), gives no waypoint (traffic goes direct, istio.io PR #17520)
+//     and a warning.
 //
 // Legacy waypoints (`istioctl x waypoint apply --service-account`) bound
 // without labels: the pods of their namespace (of the annotated service
@@ -147,6 +148,11 @@ func (b *bindings) lookup(ns string, own, nsl map[string]string, kind, name stri
 		wpNS = v
 	}
 	wp := b.waypoints[wpNS+"/"+wpName]
+	if wp != nil && !wp.Programmed {
+		b.warn(warnSource{"Gateway", wp.Namespace, wp.Name}, fmt.Sprintf(
+			"waypoint %s is not programmed (no ready pod); traffic for the objects that use it goes directly to the destination", wp.Key()))
+		return nil, from
+	}
 	if wp == nil {
 		what := fmt.Sprintf("%s %s/%s", from.kind, from.ns, from.name)
 		if from.kind == "Namespace" {
@@ -165,7 +171,7 @@ func (b *bindings) legacyFor(p *topology.Pod) *boundWaypoint {
 	for _, key := range slices.Sorted(maps.Keys(b.waypoints)) {
 		wp := b.waypoints[key]
 		switch {
-		case !wp.Legacy || wp.Namespace != p.Namespace:
+		case !wp.Legacy || !wp.Programmed || wp.Namespace != p.Namespace:
 		case wp.LegacyServiceAccount == p.ServiceAccount:
 			return wp
 		case wp.LegacyServiceAccount == "" && nsWide == nil:

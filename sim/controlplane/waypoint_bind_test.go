@@ -75,7 +75,7 @@ func bindingSummary(t *testing.T, doc string) (summary string, warnings []string
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := BuildResources(c, set, "istio-system")
+	r := BuildResources(c, programmed(set, true), "istio-system")
 	host := func(ga *workloadapi.GatewayAddress) string {
 		if ga == nil {
 			return "-"
@@ -194,5 +194,47 @@ spec:
 	got, _ := bindingSummary(t, doc)
 	if want := "pod api -> legacy-istio-waypoint.app.svc.cluster.local; service api -> -"; got != want {
 		t.Errorf("bindings\n got %s\nwant %s (the legacy waypoint in another namespace binds nothing)", got, want)
+	}
+}
+
+// programmed marks every waypoint Gateway of set as the simulator does once
+// its pods are ready (or not).
+func programmed(set *manifest.Set, ready bool) *manifest.Set {
+	out := &manifest.Set{}
+	for _, o := range set.Objects {
+		out.Objects = append(out.Objects, manifest.WithProgrammed(o, ready))
+	}
+	return out
+}
+
+// Until a waypoint pod is ready (Gateway Programmed), nothing is bound to
+// it: traffic goes direct, with a warning; its snapshot already exists, so
+// the waypoint can get ready.
+func TestWaypointNotProgrammedIsNotBound(t *testing.T) {
+	set, err := manifest.Load("bind.yaml", []byte(bindFixture("istio.io/use-waypoint: wp", "", "", gatewayDoc("app", "wp", "all"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := topology.Resolve(set, topology.ResolveOptions{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*manifest.Set{set, programmed(set, false)} {
+		r := BuildResources(c, s, "istio-system")
+		for _, a := range r.Addresses {
+			if a.GetService().GetWaypoint() != nil || a.GetWorkload().GetWaypoint() != nil {
+				t.Errorf("bound to a waypoint that is not programmed: %v", a)
+			}
+		}
+		if len(r.Waypoints) != 1 || len(r.Waypoints[0].Services) != 0 {
+			t.Errorf("snapshots = %+v, want app/wp without services", r.Waypoints)
+		}
+		var warned bool
+		for _, w := range r.Warnings {
+			warned = warned || strings.Contains(w.String(), "waypoint app/wp is not programmed")
+		}
+		if !warned {
+			t.Errorf("no not-programmed warning in %v", r.Warnings)
+		}
 	}
 }

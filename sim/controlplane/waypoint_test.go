@@ -61,7 +61,7 @@ func snapshots(t *testing.T, doc string) map[string]*config.Snapshot {
 		t.Fatal(err)
 	}
 	out := map[string]*config.Snapshot{}
-	for _, s := range BuildResources(c, set, "istio-system").Waypoints {
+	for _, s := range BuildResources(c, programmed(set, true), "istio-system").Waypoints {
 		b, err := config.Marshal(s)
 		if err != nil {
 			t.Fatalf("snapshot %s does not encode: %v", s.Gateway, err)
@@ -137,14 +137,14 @@ func TestInputCarriesGatewayAPIObjects(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	if err := WriteInput(dir, c, set); err != nil {
+	if err := WriteInput(dir, c, programmed(set, true)); err != nil {
 		t.Fatal(err)
 	}
 	_, got, _, err := ReadInput(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if wps := got.Waypoints(); len(wps) != 1 || wps[0].Key() != "app/wp" || wps[0].For != "workload" {
+	if wps := got.Waypoints(); len(wps) != 1 || wps[0].Key() != "app/wp" || wps[0].For != "workload" || !wps[0].Programmed {
 		t.Fatalf("waypoints read back = %+v", wps)
 	}
 }
