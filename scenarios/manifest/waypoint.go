@@ -132,6 +132,32 @@ func waypointFor(gw *gatewayv1.Gateway) string {
 	return WaypointForService
 }
 
+// classWaypointFor is the istio.io/waypoint-for label of the GatewayClass
+// named class in s, "" when absent: a Gateway without its own value takes
+// its class's (ambient-semantics §9; istio `ambient/waypoints.go`).
+func (s *Set) classWaypointFor(class string) string {
+	for _, o := range s.Objects {
+		switch t := o.Obj.(type) {
+		case *gatewayv1.GatewayClass:
+			if t.Name == class {
+				return t.Labels[LabelWaypointFor]
+			}
+		case *gatewayv1beta1.GatewayClass:
+			if t.Name == class {
+				return t.Labels[LabelWaypointFor]
+			}
+		}
+	}
+	return ""
+}
+
+// ownWaypointFor reports whether the Gateway sets waypoint-for itself.
+func ownWaypointFor(gw *gatewayv1.Gateway) bool {
+	_, l := gw.Labels[LabelWaypointFor]
+	_, a := gw.Annotations[LabelWaypointFor]
+	return l || a
+}
+
 // Waypoints returns the waypoint Gateways of s, sorted by namespace/name.
 func (s *Set) Waypoints() []Waypoint {
 	var out []Waypoint
@@ -142,6 +168,9 @@ func (s *Set) Waypoints() []Waypoint {
 		}
 		w := Waypoint{Object: o, Namespace: o.Namespace, Name: o.Name, For: waypointFor(gw), Replicas: 1, Legacy: legacy,
 			DeployedName: o.Name, Programmed: meta.IsStatusConditionTrue(gw.Status.Conditions, string(gatewayv1.GatewayConditionProgrammed))}
+		if v := s.classWaypointFor(string(gw.Spec.GatewayClassName)); !ownWaypointFor(gw) && v != "" {
+			w.For = v
+		}
 		if legacy {
 			w.DeployedName = o.Name + "-" + string(gw.Spec.GatewayClassName)
 			w.LegacyServiceAccount = gw.Annotations[AnnotationForServiceAccount]

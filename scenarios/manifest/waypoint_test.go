@@ -206,3 +206,38 @@ spec:
 		})
 	}
 }
+
+// A Gateway without istio.io/waypoint-for takes its GatewayClass's label.
+func TestWaypointForFromGatewayClass(t *testing.T) {
+	set, err := Load("w.yaml", []byte(waypointNS+`apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: istio-waypoint, labels: {istio.io/waypoint-for: workload}}
+spec: {controllerName: istio.io/mesh-controller}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: inherits, namespace: demo}
+spec:
+  gatewayClassName: istio-waypoint
+  listeners: [{name: mesh, port: 15008, protocol: HBONE}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: own, namespace: demo, labels: {istio.io/waypoint-for: all}}
+spec:
+  gatewayClassName: istio-waypoint
+  listeners: [{name: mesh, port: 15008, protocol: HBONE}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wps := set.Waypoints()
+	if len(wps) != 2 || wps[0].Name != "inherits" || wps[0].For != WaypointForWorkload || wps[1].For != WaypointForAll {
+		t.Fatalf("waypoints = %+v", wps)
+	}
+	for _, w := range set.Warnings {
+		if w.Code == WarnNotEnforced {
+			t.Errorf("the istio-waypoint GatewayClass is built in, but: %s", w)
+		}
+	}
+}
