@@ -3,6 +3,7 @@ package conformance
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,10 +12,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
-	"github.com/ambientlab/ambientlab/dataplane/waypoint/attacks"
-	"github.com/ambientlab/ambientlab/dataplane/waypoint/attacks/rawhttp"
-	"github.com/ambientlab/ambientlab/dataplane/waypoint/jwtauthn/jwttest"
-	"github.com/ambientlab/ambientlab/dataplane/waypoint/pathnorm"
+	"github.com/ambientlab/ambientlab/internal/attacks"
+	"github.com/ambientlab/ambientlab/internal/rawhttp"
 	v1 "github.com/ambientlab/ambientlab/reports/api/v1"
 	"github.com/ambientlab/ambientlab/sim/cluster"
 	"github.com/ambientlab/ambientlab/sim/workload/probe"
@@ -43,7 +42,7 @@ const (
 // negDeployedMode is the path normalization the deployed waypoint applies:
 // meshConfig.pathNormalization unset, i.e. Istio's default BASE. The library
 // suite (dataplane/waypoint TestNegativeSuite) covers all four modes.
-var negDeployedMode = pathnorm.ModeBase
+var negDeployedMode = attacks.ModeBase
 
 // negativeManifest is the corpus fixture (attacks package doc) as Kubernetes
 // and Istio objects, the policies bound to the waypoint by targetRefs.
@@ -141,17 +140,34 @@ spec:
   - to: [{operation: {paths: [/anything/jwt/public]}}]
 `
 
-// negativeEnv is the corpus environment with tokens from a fresh issuer.
-func negativeEnv(iss *jwttest.Issuer, now time.Time) attacks.Env {
-	stranger := jwttest.NewIssuer("https://stranger.example", "s1")
-	return attacks.Env{Host: negAuthority, Tokens: attacks.Tokens{
-		Alice:    iss.Sign(iss.Claims("alice", now, nil)),
-		Bob:      iss.Sign(iss.Claims("bob", now, nil)),
-		Expired:  iss.Sign(iss.Claims("alice", now, map[string]any{"exp": now.Add(-time.Hour).Unix()})),
-		Stranger: stranger.Sign(stranger.Claims("alice", now, nil)),
-		HS256:    jwttest.SignWith(jose.HS256, []byte(iss.JWKS()), "k1", iss.Claims("alice", now, nil)),
-		Forged:   jwttest.NewIssuer(negIssuer, "k1").Sign(iss.Claims("alice", now, nil)),
+// negativeEnv is the corpus environment with tokens from iss (and from a
+// stranger issuer the fixture does not trust).
+func negativeEnv(iss *jwtIssuer, now time.Time) (attacks.Env, error) {
+	stranger, err := newJWTIssuer("https://stranger.example", "s1")
+	if err != nil {
+		return attacks.Env{}, err
+	}
+	impostor, err := newJWTIssuer(negIssuer, iss.kid) // right name and kid, wrong key
+	if err != nil {
+		return attacks.Env{}, err
+	}
+	var errs []error
+	sign := func(i *jwtIssuer, c map[string]any) string {
+		tok, err := i.sign(c)
+		errs = append(errs, err)
+		return tok
+	}
+	hs, err := signJWT(jose.HS256, []byte(iss.jwks()), iss.kid, iss.claims("alice", now, nil))
+	errs = append(errs, err)
+	env := attacks.Env{Host: negAuthority, Tokens: attacks.Tokens{
+		Alice:    sign(iss, iss.claims("alice", now, nil)),
+		Bob:      sign(iss, iss.claims("bob", now, nil)),
+		Expired:  sign(iss, iss.claims("alice", now, map[string]any{"exp": now.Add(-time.Hour).Unix()})),
+		Stranger: sign(stranger, stranger.claims("alice", now, nil)),
+		HS256:    hs,
+		Forged:   sign(impostor, iss.claims("alice", now, nil)),
 	}}
+	return env, errors.Join(errs...)
 }
 
 // negRun is one side of one case over one protocol, as sent and judged.
@@ -171,7 +187,7 @@ func (r negRun) side() attacks.Side {
 }
 
 // negativeRuns lists every applicable side × protocol under mode.
-func negativeRuns(env attacks.Env, mode pathnorm.Mode) []negRun {
+func negativeRuns(env attacks.Env, mode attacks.Mode) []negRun {
 	var out []negRun
 	for _, c := range attacks.Corpus(env) {
 		for _, p := range attacks.Protos() {
@@ -270,7 +286,7 @@ func backendTarget(body string) (string, bool) {
 }
 
 // negativeName is the report name of a run.
-func negativeName(r negRun, mode pathnorm.Mode) string {
+func negativeName(r negRun, mode attacks.Mode) string {
 	side := "attack"
 	if r.twin {
 		side = "twin"
@@ -281,7 +297,7 @@ func negativeName(r negRun, mode pathnorm.Mode) string {
 // negativeResults turns judged runs into report results. firstTry holds,
 // for runs that were retried, the result of the first attempt (kept as
 // evidence, counted in Retries).
-func negativeResults(runs []negRun, got []rawhttp.Result, firstTry map[int]rawhttp.Result, mode pathnorm.Mode, took time.Duration) []v1.TestResult {
+func negativeResults(runs []negRun, got []rawhttp.Result, firstTry map[int]rawhttp.Result, mode attacks.Mode, took time.Duration) []v1.TestResult {
 	out := make([]v1.TestResult, 0, len(runs))
 	per := v1.Duration(took / time.Duration(max(len(runs), 1)))
 	for i, r := range runs {

@@ -7,8 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ambientlab/ambientlab/dataplane/waypoint/attacks/rawhttp"
-	"github.com/ambientlab/ambientlab/dataplane/waypoint/jwtauthn/jwttest"
+	"github.com/ambientlab/ambientlab/internal/rawhttp"
 	v1 "github.com/ambientlab/ambientlab/reports/api/v1"
 	"github.com/ambientlab/ambientlab/scenarios/manifest"
 )
@@ -18,11 +17,18 @@ import (
 // passes, and a deviation is reported as a bypass (attack) or a false deny
 // (twin) that the report tally counts.
 func TestNegativePlumbing(t *testing.T) {
-	iss := jwttest.NewIssuer(negIssuer, "k1")
-	if _, err := manifest.Load("waypoint-negative.yaml", []byte(negativeManifest(iss.JWKS()))); err != nil {
+	iss, err := newJWTIssuer(negIssuer, "k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := manifest.Load("waypoint-negative.yaml", []byte(negativeManifest(iss.jwks()))); err != nil {
 		t.Fatalf("fixture manifest: %v", err)
 	}
-	runs := negativeRuns(negativeEnv(iss, time.Now()), negDeployedMode)
+	env, err := negativeEnv(iss, time.Now())
+	if err != nil || env.Tokens.HS256 == "" || env.Tokens.Forged == env.Tokens.Alice {
+		t.Fatalf("tokens: %v %+v", err, env.Tokens)
+	}
+	runs := negativeRuns(env, negDeployedMode)
 	if len(runs) < 2*80 {
 		t.Fatalf("only %d runs", len(runs))
 	}

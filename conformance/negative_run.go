@@ -9,9 +9,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/ambientlab/ambientlab/dataplane/waypoint/attacks"
-	"github.com/ambientlab/ambientlab/dataplane/waypoint/attacks/rawhttp"
-	"github.com/ambientlab/ambientlab/dataplane/waypoint/jwtauthn/jwttest"
+	"github.com/ambientlab/ambientlab/internal/attacks"
+	"github.com/ambientlab/ambientlab/internal/rawhttp"
 	v1 "github.com/ambientlab/ambientlab/reports/api/v1"
 	"github.com/ambientlab/ambientlab/scenarios/manifest"
 	"github.com/ambientlab/ambientlab/sim/cluster"
@@ -40,8 +39,11 @@ func RunNegative(ctx context.Context, bins string, logf func(string, ...any)) (N
 	cfg := cluster.DefaultConfig()
 	cfg.Name, cfg.StateDir = "negative", state
 	cfg.WorkloadBinary, cfg.MeshBinary = filepath.Join(bins, "ambientlab-workload"), filepath.Join(bins, "ambientlab")
-	iss := jwttest.NewIssuer(negIssuer, "k1")
-	set, err := manifest.Load("waypoint-negative.yaml", []byte(negativeManifest(iss.JWKS())))
+	iss, err := newJWTIssuer(negIssuer, "k1")
+	if err != nil {
+		return out, err
+	}
+	set, err := manifest.Load("waypoint-negative.yaml", []byte(negativeManifest(iss.jwks())))
 	if err != nil {
 		return out, fmt.Errorf("negative fixture manifest: %w", err)
 	}
@@ -50,7 +52,10 @@ func RunNegative(ctx context.Context, bins string, logf func(string, ...any)) (N
 		return out, fmt.Errorf("negative fixture cluster: %w", err)
 	}
 	defer c.Close()
-	env := negativeEnv(iss, time.Now())
+	env, err := negativeEnv(iss, time.Now())
+	if err != nil {
+		return out, fmt.Errorf("negative suite tokens: %w", err)
+	}
 	if err := negConverge(ctx, c, cfg.WorkloadBinary, env, logf); err != nil {
 		return out, err
 	}

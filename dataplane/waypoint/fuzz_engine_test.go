@@ -11,7 +11,7 @@ import (
 
 	"github.com/ambientlab/ambientlab/dataplane/policy"
 	"github.com/ambientlab/ambientlab/dataplane/waypoint"
-	"github.com/ambientlab/ambientlab/dataplane/waypoint/attacks"
+	"github.com/ambientlab/ambientlab/internal/attacks"
 	"github.com/ambientlab/ambientlab/dataplane/waypoint/pathnorm"
 )
 
@@ -31,7 +31,7 @@ func FuzzEngine(f *testing.F) {
 			if s.Req == nil && s.H1Raw == "" || len(s.H1Raw) > 4096 {
 				continue
 			}
-			raw, _ := s.H1Bytes(pathnorm.ModeDecodeAndMergeSlashes)
+			raw, _ := s.H1Bytes(attacks.ModeDecodeAndMergeSlashes)
 			f.Add([]byte(raw), uint8(3))
 		}
 	}

@@ -11,8 +11,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
-	"github.com/ambientlab/ambientlab/dataplane/waypoint/attacks"
-	"github.com/ambientlab/ambientlab/dataplane/waypoint/attacks/rawhttp"
+	"github.com/ambientlab/ambientlab/internal/attacks"
+	"github.com/ambientlab/ambientlab/internal/rawhttp"
 	"github.com/ambientlab/ambientlab/dataplane/waypoint/jwtauthn/jwttest"
 	"github.com/ambientlab/ambientlab/dataplane/waypoint/pathnorm"
 )
@@ -31,6 +31,9 @@ func corpusEnv(f *fixture) attacks.Env {
 		Forged:   jwttest.NewIssuer(issuerName, "k1").Sign(f.iss.Claims("alice", testNow, nil)),
 	}}
 }
+
+// wmode names a pathnorm mode the way the shared corpus does (meshConfig).
+func wmode(m pathnorm.Mode) attacks.Mode { return attacks.Mode(m.String()) }
 
 // twinChecks inspect what the upstream received for a twin (header
 // rewriting), by case name.
@@ -91,10 +94,10 @@ func send(t *testing.T, f *fixture, s attacks.Side, p attacks.Proto, m pathnorm.
 	defer cancel()
 	var res rawhttp.Result
 	if p == attacks.H1 {
-		raw, n := s.H1Bytes(m)
+		raw, n := s.H1Bytes(wmode(m))
 		res = rawhttp.DoH1(ctx, c, []byte(raw), n)
 	} else {
-		res = rawhttp.DoH2(ctx, c, s.H2Request(m))
+		res = rawhttp.DoH2(ctx, c, s.H2Request(wmode(m)))
 	}
 	c.Close()
 	if p == attacks.H2 && res.Refusal != "" || f.inflight.Load() != 0 {
@@ -154,16 +157,16 @@ func TestNegativeSuite(t *testing.T) {
 				distinct[c.Key()+"/"+string(p)] = true
 				counts[cell{c.Family, string(p), mode.String()}]++
 				got, up := send(t, f, c.Attack, p, mode)
-				want := c.Attack.Expect(p, mode)
+				want := c.Attack.Expect(p, wmode(mode))
 				if msg := want.Check(got, targets(up)) + checkAborted(want, up); msg != "" {
 					bypasses++
 					t.Errorf("BYPASS %s [%s %s] attack: %s", c.Key(), p, mode, msg)
 				}
-				if c.DocumentedPassthrough(p, mode) {
+				if c.DocumentedPassthrough(p, wmode(mode)) {
 					documented++
 				}
 				got, up = send(t, f, c.Twin, p, mode)
-				want = c.Twin.Expect(p, mode)
+				want = c.Twin.Expect(p, wmode(mode))
 				if msg := want.Check(got, targets(up)) + checkAborted(want, up); msg != "" {
 					falseDenies++
 					t.Errorf("FALSE DENY %s [%s %s] twin: %s", c.Key(), p, mode, msg)

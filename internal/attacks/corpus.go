@@ -3,7 +3,7 @@ package attacks
 import (
 	"strings"
 
-	"github.com/ambientlab/ambientlab/dataplane/waypoint/attacks/rawhttp"
+	"github.com/ambientlab/ambientlab/internal/rawhttp"
 )
 
 // Families, for grouping in reports.

@@ -3,8 +3,6 @@ package attacks
 import (
 	"strings"
 	"testing"
-
-	"github.com/ambientlab/ambientlab/dataplane/waypoint/pathnorm"
 )
 
 // The corpus is well formed: unique keys, both sides sendable over every
@@ -27,7 +25,7 @@ func TestCorpusShape(t *testing.T) {
 			}
 			applies = true
 			perProto[p]++
-			for _, m := range pathnorm.Modes() {
+			for _, m := range Modes() {
 				tw := c.Twin.Expect(p, m)
 				if len(tw.Statuses) == 0 || tw.Statuses[len(tw.Statuses)-1] != 200 || tw.Refusal != "" || len(tw.Seen) == 0 {
 					t.Errorf("%s [%s %s]: twin is not a positive: %+v", c.Key(), p, m, tw)
@@ -53,7 +51,7 @@ func TestCorpusShape(t *testing.T) {
 // policies, no path attack on a denied path is served.
 func TestPathAttacksRefusedUnderDecodeAndMerge(t *testing.T) {
 	for _, c := range pathCases(Env{Host: "h:1"}) {
-		o := c.Attack.Expect(H1, pathnorm.ModeDecodeAndMergeSlashes)
+		o := c.Attack.Expect(H1, ModeDecodeAndMergeSlashes)
 		served := len(o.Statuses) == 1 && o.Statuses[0] == 200
 		if served && DeniedPath(strings.SplitN(o.Seen[0], "?", 2)[0]) {
 			t.Errorf("%s: denied path served", c.Name)
@@ -66,11 +64,11 @@ func TestPathAttacksRefusedUnderDecodeAndMerge(t *testing.T) {
 
 func TestRender(t *testing.T) {
 	s := Side{Req: &Request{Method: "POST", Target: "/a", Host: "h", Body: "xyz"}}
-	raw, n := s.H1Bytes(pathnorm.ModeBase)
+	raw, n := s.H1Bytes(ModeBase)
 	if raw != "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nxyz" || n != 1 {
 		t.Errorf("h1: %q %d", raw, n)
 	}
-	h2 := Side{Req: &Request{Method: "GET", Target: "/a", Host: "h", Header: nil}}.H2Request(pathnorm.ModeBase)
+	h2 := Side{Req: &Request{Method: "GET", Target: "/a", Host: "h", Header: nil}}.H2Request(ModeBase)
 	if len(h2.Fields) != 4 || h2.Fields[2].Value != "h" || h2.Fields[3].Value != "/a" || len(h2.Data) != 0 {
 		t.Errorf("h2: %+v", h2)
 	}

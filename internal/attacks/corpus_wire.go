@@ -3,7 +3,7 @@ package attacks
 import (
 	"strconv"
 
-	"github.com/ambientlab/ambientlab/dataplane/waypoint/attacks/rawhttp"
+	"github.com/ambientlab/ambientlab/internal/rawhttp"
 )
 
 // smugglingCases are W6, HTTP/1 only: the upstream must receive exactly the

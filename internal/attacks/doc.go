@@ -8,14 +8,18 @@
 // through ztunnel to a deployed waypoint). Requests are rendered to exact
 // bytes (rawhttp), so what one runner sends the other sends too.
 //
-// The fixture every case assumes (FixturePolicies describes it in words; the
-// runners build it in their own terms): DENY paths /admin, /admin/* and
-// /private; DENY /internal/* unless the source IP is in 10.0.0.0/8; DENY header
-// x-user=mallory; DENY cookie suffix "role=admin"; DENY
-// host blocked.example.com (any port); DENY method DELETE; ALLOW the client
-// principal on paths outside /anything/jwt/*; ALLOW /anything/jwt/* for request principal
-// <issuer>/alice; ALLOW /anything/jwt/public for anyone; RequestAuthentication for
-// <issuer> with default token locations.
+// It lives under internal/ because both sides import it: dataplane tests may
+// not import conformance/ or sim/, and the black-box conformance suite may not
+// import dataplane/ (architecture.md §2.1). Modes are the meshConfig names.
 //
-// Standard library only (plus pathnorm's Mode): the workload binary links it.
+// The fixture every case assumes (the runners build it in their own terms):
+// DENY paths /admin, /admin/* and /private; DENY /internal/* unless the source
+// IP is in 10.0.0.0/8; DENY header x-user=mallory; DENY cookie suffix
+// "role=admin"; DENY host blocked.example.com (any port); DENY method DELETE;
+// ALLOW the client principal on paths outside /anything/jwt/*; ALLOW
+// /anything/jwt/* for request principal <issuer>/alice; ALLOW
+// /anything/jwt/public for anyone; RequestAuthentication for <issuer> with
+// the default token locations.
+//
+// Standard library only: the per-pod workload binary links the raw client.
 package attacks

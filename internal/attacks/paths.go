@@ -2,14 +2,12 @@ package attacks
 
 import (
 	"strings"
-
-	"github.com/ambientlab/ambientlab/dataplane/waypoint/pathnorm"
 )
 
 // rejected in a norms table means the mode answers the target with 400.
 const rejected = "<400>"
 
-// norms is the hand-written normalized target per mode, in pathnorm.Modes()
+// norms is the hand-written normalized target per mode, in Modes()
 // order: NONE, BASE, MERGE_SLASHES, DECODE_AND_MERGE_SLASHES. The
 // expectations follow istio.io "Security best practices" › "Understand path
 // normalization in authorization policy" and Envoy's path_utility.cc
@@ -44,8 +42,8 @@ func outcomeFor(p string) Outcome {
 
 // pathSide is a GET of target whose outcome per mode follows from n.
 func pathSide(env Env, target string, n norms) Side {
-	s := Side{Req: get(env, target), ByMode: map[pathnorm.Mode]Outcome{}}
-	for i, m := range pathnorm.Modes() {
+	s := Side{Req: get(env, target), ByMode: map[Mode]Outcome{}}
+	for i, m := range Modes() {
 		s.ByMode[m] = outcomeFor(n[i])
 	}
 	return s
@@ -53,7 +51,7 @@ func pathSide(env Env, target string, n norms) Side {
 
 // documentedPassthrough reports whether the attack's outcome in mode m is a
 // 200 because the mode does not fold its encoding (see norms).
-func (c Case) DocumentedPassthrough(p Proto, m pathnorm.Mode) bool {
+func (c Case) DocumentedPassthrough(p Proto, m Mode) bool {
 	o := c.Attack.Expect(p, m)
 	return len(o.Statuses) == 1 && o.Statuses[0] == 200 && c.Family == FamilyPath
 }
@@ -94,10 +92,10 @@ func pathCases(env Env) []Case {
 		// A twin the mode rejects by design (NONE refuses backslashes) is
 		// replaced, in that mode only, by its plain normalized form, so every
 		// mode still proves the route serves legitimate requests.
-		for i, m := range pathnorm.Modes() {
+		for i, m := range Modes() {
 			if p.twinN[i] == rejected {
 				canonical := p.twinN[len(p.twinN)-1]
-				twin.ReqByMode = map[pathnorm.Mode]*Request{m: get(env, canonical)}
+				twin.ReqByMode = map[Mode]*Request{m: get(env, canonical)}
 				twin.ByMode[m] = outcomeFor(canonical)
 			}
 		}

@@ -4,9 +4,23 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/ambientlab/ambientlab/dataplane/waypoint/attacks/rawhttp"
-	"github.com/ambientlab/ambientlab/dataplane/waypoint/pathnorm"
+	"github.com/ambientlab/ambientlab/internal/rawhttp"
 )
+
+// Mode is a path normalization mode in meshConfig.pathNormalization
+// spelling. The corpus carries its own type so that it stays independent of
+// any implementation (the conformance suite is black-box).
+type Mode string
+
+const (
+	ModeNone                  Mode = "NONE"
+	ModeBase                  Mode = "BASE"
+	ModeMergeSlashes          Mode = "MERGE_SLASHES"
+	ModeDecodeAndMergeSlashes Mode = "DECODE_AND_MERGE_SLASHES"
+)
+
+// Modes lists Istio's four modes, in the order norms tables use.
+func Modes() []Mode { return []Mode{ModeNone, ModeBase, ModeMergeSlashes, ModeDecodeAndMergeSlashes} }
 
 // Proto is the protocol a request is sent with.
 type Proto string
@@ -36,7 +50,7 @@ type Request struct {
 type Side struct {
 	Req *Request
 	// ReqByMode replaces Req in one mode (see pathCases).
-	ReqByMode map[pathnorm.Mode]*Request
+	ReqByMode map[Mode]*Request
 	H1Raw     string
 	H2Raw     *rawhttp.H2Request
 	// Want is the outcome in every mode and protocol unless overridden.
@@ -44,7 +58,7 @@ type Side struct {
 	// WantH2 overrides Want for HTTP/2.
 	WantH2 *Outcome
 	// ByMode overrides Want per normalization mode (path-bearing cases).
-	ByMode map[pathnorm.Mode]Outcome
+	ByMode map[Mode]Outcome
 }
 
 // Outcome is what the client must see and what the upstream must receive.
@@ -90,7 +104,7 @@ func (s Side) applies(p Proto) bool {
 }
 
 // Expect is the outcome of s over p under mode m.
-func (s Side) Expect(p Proto, m pathnorm.Mode) Outcome {
+func (s Side) Expect(p Proto, m Mode) Outcome {
 	if o, ok := s.ByMode[m]; ok {
 		return o
 	}
@@ -101,7 +115,7 @@ func (s Side) Expect(p Proto, m pathnorm.Mode) Outcome {
 }
 
 // H1Bytes is s as HTTP/1.1 bytes and the number of responses to read.
-func (s Side) H1Bytes(m pathnorm.Mode) (string, int) {
+func (s Side) H1Bytes(m Mode) (string, int) {
 	n := max(len(s.Expect(H1, m).Statuses), 1)
 	if s.H1Raw != "" {
 		return s.H1Raw, n
@@ -121,7 +135,7 @@ func (s Side) H1Bytes(m pathnorm.Mode) (string, int) {
 	return b.String(), n
 }
 
-func (s Side) request(m pathnorm.Mode) *Request {
+func (s Side) request(m Mode) *Request {
 	if r, ok := s.ReqByMode[m]; ok {
 		return r
 	}
@@ -129,7 +143,7 @@ func (s Side) request(m pathnorm.Mode) *Request {
 }
 
 // H2Request is s as an HTTP/2 request.
-func (s Side) H2Request(m pathnorm.Mode) rawhttp.H2Request {
+func (s Side) H2Request(m Mode) rawhttp.H2Request {
 	if s.H2Raw != nil {
 		return *s.H2Raw
 	}

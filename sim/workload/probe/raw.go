@@ -7,7 +7,7 @@ import (
 	"net"
 	"time"
 
-	"github.com/ambientlab/ambientlab/dataplane/waypoint/attacks/rawhttp"
+	"github.com/ambientlab/ambientlab/internal/rawhttp"
 )
 
 // RawRequest is one exchange for `probe --raw`: bytes written exactly as

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ambientlab/ambientlab/dataplane/waypoint/attacks/rawhttp"
+	"github.com/ambientlab/ambientlab/internal/rawhttp"
 )
 
 func TestRunRawHTTP1Pipelined(t *testing.T) {
