@@ -7,9 +7,11 @@
 //
 // Everything it needs is under one state directory (Layout): the input the
 // simulator rewrites on every change (then SIGHUPs istiod), the pod netns
-// map, one ZDS socket and one bootstrap credential directory per node.
+// map, one ZDS socket and one bootstrap credential directory per node, one
+// pod-bound credential directory per waypoint pod, and the CA state.
 //
-// Limitation: the CA root lives in memory, so an istiod restart issues a new
-// root and new bootstrap credentials; running ztunnels keep the old root and
-// must be restarted too (root rotation is not simulated).
+// The CA state (Layout.CADir, ca.Open) survives restarts: a restarted
+// istiod loads the same root and the bootstrap bindings, keeps the node
+// and pod credentials already on disk, and so goes on serving the running
+// ztunnels and waypoints. Root rotation is not simulated.
 package istiod

@@ -33,6 +33,19 @@ func (l Layout) ZDSSocket(node string) string { return filepath.Join(l.Dir, "zds
 // BootstrapDir holds node's ztunnel credentials (app.LoadBootstrap).
 func (l Layout) BootstrapDir(node string) string { return filepath.Join(l.Dir, "bootstrap", node) }
 
+// PodBootstrapDir holds the pod-bound credential of pod namespace/name (a
+// waypoint): the same three files as BootstrapDir (identity.LoadBootstrap),
+// written root last, removed when the pod is deleted.
+func (l Layout) PodBootstrapDir(namespace, pod string) string {
+	return filepath.Join(l.podBootstrapRoot(), namespace, pod)
+}
+
+func (l Layout) podBootstrapRoot() string { return filepath.Join(l.Dir, "pod-bootstrap") }
+
+// CADir holds the CA's root, key and bootstrap bindings (ca.Open), so that
+// a restarted istiod keeps its root and honours the credentials above.
+func (l Layout) CADir() string { return filepath.Join(l.Dir, "ca") }
+
 // NetnsRef locates a pod's network namespace: a path another process can
 // open (the simulator's own fd, /proc/<pid>/fd/<n>, held for the pod's
 // whole life) and the namespace's inode, which the opener checks so that a

@@ -53,13 +53,14 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	opts := ca.DefaultOptions()
 	opts.TrustDomain, opts.Logger = cluster.TrustDomain, log.With("component", "ca")
-	authority, err := ca.New(opts)
+	authority, err := ca.Open(opts, lay.CADir()) // the same root and bindings across restarts
 	if err != nil {
 		return err
 	}
 	ids := newPodIdentities(cluster)
 	srvOpts := ca.DefaultServerOptions(authority, ids)
 	srvOpts.Logger = opts.Logger
+	srvOpts.Pods = ids // waypoints' pod-bound credentials
 	caSrv, err := ca.NewServer(srvOpts)
 	if err != nil {
 		return err
@@ -78,7 +79,7 @@ func Run(ctx context.Context, cfg Config) error {
 			a.Close()
 		}
 	}()
-	if err := writeBootstraps(lay, authority, cluster); err != nil {
+	if err := ensureNodeBootstraps(lay, authority, cluster, log); err != nil {
 		caLn.Close()
 		return err
 	}
@@ -118,9 +119,10 @@ func Run(ctx context.Context, cfg Config) error {
 	cfg.OnReady()
 
 	en := &enroller{agents: agents, log: log, ackTimeout: nodeagent.DefaultConfig().AckTimeout, enrolled: map[string]enrolledPod{}}
+	creds := &podCredentials{lay: lay, authority: authority, log: log.With("component", "ca")}
 	return reloadLoop(runCtx, cfg, lay, errc, xdsReload, func(c *topology.Cluster, refs map[string]NetnsRef) int {
 		ids.update(c)
-		return en.sync(runCtx, c, refs)
+		return creds.sync(c) + en.sync(runCtx, c, refs)
 	}, cluster, version)
 }
 
@@ -193,32 +195,4 @@ func startAgents(lay Layout, c *topology.Cluster, log *slog.Logger) (map[string]
 		agents[n.Name] = a
 	}
 	return agents, nil
-}
-
-// writeBootstraps issues each node's bootstrap credential; the root file
-// goes last, so a reader that finds it finds a complete directory.
-func writeBootstraps(lay Layout, authority *ca.CA, c *topology.Cluster) error {
-	for _, n := range c.Nodes {
-		certPEM, keyPEM, err := authority.IssueBootstrap(n.Name)
-		if err != nil {
-			return err
-		}
-		dir := lay.BootstrapDir(n.Name)
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return err
-		}
-		for _, f := range []struct {
-			name string
-			data []byte
-		}{{bootstrapCert, certPEM}, {bootstrapKey, keyPEM}, {bootstrapRoot, authority.RootsPEM()}} {
-			tmp := filepath.Join(dir, "."+f.name)
-			if err := os.WriteFile(tmp, f.data, 0o600); err != nil {
-				return err
-			}
-			if err := os.Rename(tmp, filepath.Join(dir, f.name)); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
