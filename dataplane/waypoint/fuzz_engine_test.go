@@ -11,8 +11,8 @@ import (
 
 	"github.com/ambientlab/ambientlab/dataplane/policy"
 	"github.com/ambientlab/ambientlab/dataplane/waypoint"
-	"github.com/ambientlab/ambientlab/internal/attacks"
 	"github.com/ambientlab/ambientlab/dataplane/waypoint/pathnorm"
+	"github.com/ambientlab/ambientlab/internal/attacks"
 )
 
 // FuzzEngine feeds arbitrary HTTP/1 requests (parsed by Go's own request

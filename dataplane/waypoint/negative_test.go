@@ -11,10 +11,10 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
-	"github.com/ambientlab/ambientlab/internal/attacks"
-	"github.com/ambientlab/ambientlab/internal/rawhttp"
 	"github.com/ambientlab/ambientlab/dataplane/waypoint/jwtauthn/jwttest"
 	"github.com/ambientlab/ambientlab/dataplane/waypoint/pathnorm"
+	"github.com/ambientlab/ambientlab/internal/attacks"
+	"github.com/ambientlab/ambientlab/internal/rawhttp"
 )
 
 const host = "httpbin.apps.svc.cluster.local:8000"
