@@ -54,7 +54,7 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 			// A body that ends short or long (an HTTP/2 content-length
 			// mismatch) is not a complete request: a backend never serves it.
 			r.mu.Lock()
-			r.reqs = append(r.reqs, seen{Method: req.Method, Host: req.Host, Target: req.URL.RequestURI(), Aborted: true})
+			r.reqs = append(r.reqs, seen{Method: req.Method, Host: req.Host, Target: req.URL.RequestURI(), Header: req.Header.Clone(), Aborted: true})
 			r.mu.Unlock()
 			return nil, err
 		}

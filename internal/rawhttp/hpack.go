@@ -124,8 +124,8 @@ func DecodeStatus(b []byte) (int, error) {
 		}
 	}
 	s, err := strconv.Atoi(v)
-	if err != nil || len(v) != 3 {
-		return 0, errors.New("hpack: :status is not three digits")
+	if err != nil || len(v) != 3 || s < 100 {
+		return 0, errors.New("hpack: :status is not a three-digit code 100-999")
 	}
 	return s, nil
 }
