@@ -222,6 +222,20 @@ metadata: {name: waypoint, namespace: billing}
 		if !strings.Contains(body, "origin") {
 			t.Errorf("unexpected /ip body %q", body)
 		}
+		// A waypoint for none traffic still gets ready (it is configured),
+		// and nothing uses it.
+		if _, err := c.Apply(ctx, mustDecode(t, "none.yaml", `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: waypoint, namespace: billing, labels: {istio.io/waypoint-for: none}}
+spec:
+  gatewayClassName: istio-waypoint
+  listeners: [{name: mesh, port: 15008, protocol: HBONE}]
+`)); err != nil {
+			t.Fatalf("apply a waypoint-for none Gateway: %v", err)
+		}
+		if status, _, code := curlFrom(t, c, billingURL+"/ip"); code != 0 || status != "200" {
+			t.Errorf("with a waypoint for none: status %q exit %d, want 200 direct", status, code)
+		}
 		// The waypoint's upstream connections (pooled, so logged by ztunnel
 		// when they end) reached the destination as the waypoint.
 		waitLog(t, c, "istio-system/ztunnel-"+api.Node, "connection complete", `src.identity="`+waypointID+`"`,

@@ -24,7 +24,8 @@ import (
 // Gateway and the istio-waypoint GatewayClass and its routes (l7route), and
 // for workload-addressed
 // traffic those of the Gateway and GatewayClass alone. A waypoint-for none
-// Gateway serves nothing and gets no snapshot.
+// Gateway gets a snapshot too (nothing is bound to it), so its pods get
+// ready as Istio's do.
 func waypointSnapshots(c *topology.Cluster, set *manifest.Set, b *bindings, cfg authz.Config) ([]*config.Snapshot, []authz.Warning) {
 	aps, _ := istioPolicies(set)
 	ras := requestAuthentications(set)
@@ -54,9 +55,6 @@ func waypointSnapshots(c *topology.Cluster, set *manifest.Set, b *bindings, cfg 
 	}
 	for _, key := range slices.Sorted(maps.Keys(b.waypoints)) {
 		wp := b.waypoints[key]
-		if wp.For == manifest.WaypointForNone {
-			continue
-		}
 		snap := &config.Snapshot{
 			Version:  config.Version,
 			Gateway:  config.GatewayRef{Namespace: wp.Namespace, Name: wp.Name},

@@ -121,6 +121,12 @@ func TestWaypointSnapshotFollowsLabels(t *testing.T) {
 	if wp := snaps["app/wp"]; wp == nil || len(wp.Services) != 0 {
 		t.Fatalf("app/wp = %+v, want a snapshot without services", wp)
 	}
+	// waypoint-for none: deployed, nothing bound, still configured (its pods
+	// get ready on their first config).
+	snaps = snapshots(t, bindFixture("istio.io/use-waypoint: wp", "", "", gatewayDoc("app", "wp", "none")))
+	if wp := snaps["app/wp"]; wp == nil || wp.For != "none" || len(wp.Services) != 0 {
+		t.Fatalf("app/wp (none) = %+v", wp)
+	}
 	// Deleting the Gateway removes its snapshot.
 	if snaps := snapshots(t, bindFixture("istio.io/use-waypoint: wp", "", "", "")); len(snaps) != 0 {
 		t.Fatalf("snapshots without a Gateway: %v", snaps)

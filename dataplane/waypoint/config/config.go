@@ -27,7 +27,8 @@ type Snapshot struct {
 	// Gateway is the waypoint's Gateway (its Deployment, Service and service
 	// account share its name).
 	Gateway GatewayRef `json:"gateway"`
-	// For is the Gateway's istio.io/waypoint-for: service, workload or all.
+	// For is the Gateway's istio.io/waypoint-for: service, workload, all, or
+	// none (deployed, but nothing is bound to it: it serves no traffic).
 	For string `json:"for"`
 	// Workload applies to workload-addressed traffic (no destination Service):
 	// policies attached to the Gateway and the istio-waypoint GatewayClass.
@@ -105,9 +106,9 @@ func (s *Snapshot) Validate() error {
 		return errors.New("waypoint config: gateway: namespace and name are required")
 	}
 	switch s.For {
-	case "service", "workload", "all":
+	case "service", "workload", "all", "none":
 	default:
-		return fmt.Errorf("waypoint config: for: %q is not service, workload or all", s.For)
+		return fmt.Errorf("waypoint config: for: %q is not service, workload, all or none", s.For)
 	}
 	if err := s.Workload.validate("workload"); err != nil {
 		return err
