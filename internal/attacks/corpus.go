@@ -121,19 +121,24 @@ func requestCases(env Env) []Case {
 		{ID: "W5", Family: FamilyHeader, Name: "repeated header", Attack: side(get(env, "/anything", "x-user: alice", "x-user: mallory"), status(403)), Twin: side(get(env, "/anything", "x-user: alice", "x-user: bob"), served("/anything"))},
 		{ID: "W5", Family: FamilyHeader, Name: "header name case", Attack: side(get(env, "/anything", "X-USER: mallory"), status(403)), Twin: side(get(env, "/anything", "X-USER: alice"), served("/anything"))},
 		{ID: "W5", Family: FamilyHeader, Name: "whitespace in header name", Attack: h1("GET /anything HTTP/1.1\r\nHost: "+H+"\r\nx-user : mallory\r\n\r\n", status(400)), Twin: side(get(env, "/anything", "x-user: alice"), served("/anything"))},
-		// W7 control bytes: Envoy's header validation refuses CR, LF and NUL
-		// (http1 codec 400; http2: stream reset, see rstProtocol).
+		// W7 control bytes: Envoy refuses CR, LF and NUL in values (nghttp2's
+		// checks via source/common/http/header_utility.cc; the http1 codec
+		// answers 400, http2 resets the stream, see rstProtocol).
 		{ID: "W7", Family: FamilyBytes, Name: "NUL in header value", Attack: Side{Req: get(env, "/anything", "x-a: a\x00b"), Want: status(400), WantH2: rstProtocol}, Twin: side(get(env, "/anything", "x-a: ab"), served("/anything"))},
 		{ID: "W7", Family: FamilyBytes, Name: "NUL in path", Attack: Side{Req: get(env, "/adm\x00in"), Want: status(400), WantH2: rstProtocol}, Twin: ok200(env)},
 		{ID: "W7", Family: FamilyBytes, Name: "encoded NUL in path", Attack: side(get(env, "/admin%00.html"), status(400)), Twin: nulTwin},
 		{ID: "W7", Family: FamilyBytes, Name: "raw non-ASCII in path", Attack: side(get(env, "/admin/\xc3\xa9"), status(400)), Twin: side(get(env, "/anything/%C3%A9"), served("/anything/%C3%A9"))},
 		{ID: "W7", Family: FamilyBytes, Name: "h2c upgrade", Attack: h1("GET /anything HTTP/1.1\r\nHost: "+H+"\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n", status(400)), Twin: ok200(env)},
-		// W8: 431 for oversized headers; a DENY is decided before the body is read.
+		// W8: 431 for oversized headers (Envoy: HCM max_request_headers_kb,
+		// default 60 KiB); a DENY is decided before the body is read (RBAC
+		// runs on decodeHeaders).
 		{ID: "W8", Family: FamilySize, Name: "2 MB of headers", Attack: h1("GET /anything HTTP/1.1\r\nHost: "+H+"\r\nx-big: "+strings.Repeat("a", 2<<20)+"\r\n\r\n", status(431)), Twin: side(get(env, "/anything", "x-big: small"), served("/anything"))},
 		{ID: "W8", Family: FamilySize, Name: "10 MB body to a DENY path", Attack: h1("POST /admin HTTP/1.1\r\nHost: "+H+"\r\nContent-Length: 10485760\r\n\r\n"+strings.Repeat("b", 1024), status(403)),
 			Twin: side(withBody(req(env, "POST", "/anything"), "body"), served("/anything"))},
 		// W9: client-supplied internal headers are stripped before any filter
-		// reads them (ISTIO-SECURITY-2023-001, CVE-2023-27487).
+		// reads them (ISTIO-SECURITY-2023-001, CVE-2023-27487; Envoy's
+		// source/common/http/conn_manager_utility.cc cleans x-envoy-* internal
+		// headers on external requests and sets x-forwarded-for itself).
 		{ID: "W9", Family: FamilyInternal, Name: "x-forwarded-for spoof", Attack: side(get(env, "/internal/x", "X-Forwarded-For: 10.1.2.3"), status(403)), Twin: side(get(env, "/anything", "X-Forwarded-For: 10.1.2.3"), served("/anything"))},
 		{ID: "W9", Family: FamilyInternal, Name: "forged XFCC and envoy/istio headers", Attack: side(get(env, "/admin", "X-Forwarded-Client-Cert: URI=spiffe://cluster.local/ns/admin/sa/admin", "X-Envoy-Original-Path: /anything"), status(403)),
 			Twin: side(get(env, "/anything", "X-Forwarded-Client-Cert: URI=spiffe://cluster.local/ns/admin/sa/admin", "X-Envoy-Original-Path: /admin", "X-Istio-Attributes: x", "X-Ambientlab-Peer: x"), served("/anything"))},

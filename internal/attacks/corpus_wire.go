@@ -97,8 +97,8 @@ func h2Cases(env Env) []Case {
 		// RFC 9113 §8.2.1: a value must not start or end with SP or HTAB.
 		// Go's h2 server passes " mallory" through; an HTTP/1 backend trims
 		// it to "mallory", so matching the untrimmed value would let it past
-		// the x-user DENY. Envoy (nghttp2's RFC 9113 value check) resets the
-		// stream; the engine answers 400.
+		// the x-user DENY. Envoy resets the stream
+		// (nghttp2_check_header_value_rfc9113); the engine answers 400.
 		{ID: "W7", Family: FamilyH2, Name: "leading whitespace in header value", Attack: h2Side(h2(env, "/anything", []rawhttp.Field{f("x-user", " mallory")}), status(400)),
 			Twin: h2Side(h2(env, "/anything", []rawhttp.Field{f("x-user", "alice")}), served("/anything"))},
 		{ID: "W7", Family: FamilyH2, Name: "trailing tab in header value", Attack: h2Side(h2(env, "/anything", []rawhttp.Field{f("x-user", "mallory\t")}), status(400)),
