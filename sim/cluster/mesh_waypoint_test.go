@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -206,6 +207,38 @@ func TestWaypointEndToEnd(t *testing.T) {
 		if _, err := c.Delete(ctx, mustDecode(t, "guard.yaml", onlyWaypointPolicy)); err != nil {
 			t.Fatal(err)
 		}
+	})
+	t.Run("a killed waypoint restarts and enforces again", func(t *testing.T) {
+		pr, err := c.podRuntime("billing/deploy/waypoint")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ct := pr.containers[0]
+		ct.mu.Lock()
+		pid := ct.cmd.Process.Pid
+		ct.mu.Unlock()
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			ct.mu.Lock()
+			restarted := ct.restarts == 1 && ct.ready
+			ct.mu.Unlock()
+			if restarted {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("waypoint not restarted and ready within 20s of SIGKILL")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		// Same pod, same credential directory: the restarted process
+		// enforces the same policy.
+		eventuallyCurl(t, c, "denied path after the restart", billingURL+"/ip", func(s, body string, code int) bool {
+			return code == 0 && s == "403" && strings.Contains(body, "RBAC: access denied")
+		})
+		eventuallyCurl(t, c, "allowed path after the restart", billingURL+"/headers", func(s, _ string, code int) bool { return code == 0 && s == "200" })
 	})
 	t.Run("deleting the waypoint Gateway sends traffic direct", func(t *testing.T) {
 		if _, err := c.Delete(ctx, mustDecode(t, "gw.yaml", `apiVersion: gateway.networking.k8s.io/v1
