@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 	"sigs.k8s.io/yaml"
@@ -69,6 +70,10 @@ type Waypoint struct {
 	// Services and pods only to a programmed waypoint (istio
 	// `ambient/waypoints.go`: no status address, no waypoint).
 	Programmed bool
+	// allowedFrom and allowedSelector are the HBONE listener's
+	// allowedRoutes.namespaces: which namespaces may use the waypoint.
+	allowedFrom     gatewayv1.FromNamespaces
+	allowedSelector labels.Selector
 	// DeployedName names the ServiceAccount, Deployment and Service deployed
 	// for the Gateway: its own name (Istio 1.22+ for istio-waypoint), or for
 	// the legacy forms "<name>-<gatewayClassName>" as Istio named them then
@@ -79,6 +84,39 @@ type Waypoint struct {
 
 // Key is "namespace/name".
 func (w Waypoint) Key() string { return w.Namespace + "/" + w.Name }
+
+// AllowsNamespace reports whether objects of namespace ns (with labels
+// nsLabels) may use the waypoint: its HBONE listener's
+// allowedRoutes.namespaces, default Same (istio `ambient/waypoints.go`
+// AllowsAttachmentFromNamespace).
+func (w Waypoint) AllowsNamespace(ns string, nsLabels map[string]string) bool {
+	switch w.allowedFrom {
+	case gatewayv1.NamespacesFromAll:
+		return true
+	case gatewayv1.NamespacesFromSelector:
+		return w.allowedSelector != nil && w.allowedSelector.Matches(labels.Set(nsLabels))
+	}
+	return ns == w.Namespace
+}
+
+// allowedRoutesOf reads allowedRoutes.namespaces of the listener on 15008.
+func allowedRoutesOf(gw *gatewayv1.Gateway) (gatewayv1.FromNamespaces, labels.Selector) {
+	for _, l := range gw.Spec.Listeners {
+		if l.Port != WaypointListenerPort || l.AllowedRoutes == nil || l.AllowedRoutes.Namespaces == nil {
+			continue
+		}
+		from := gatewayv1.NamespacesFromSame
+		if f := l.AllowedRoutes.Namespaces.From; f != nil {
+			from = *f
+		}
+		sel, err := metav1.LabelSelectorAsSelector(l.AllowedRoutes.Namespaces.Selector)
+		if err != nil {
+			sel = labels.Nothing()
+		}
+		return from, sel
+	}
+	return gatewayv1.NamespacesFromSame, nil
+}
 
 // DeployedKey is "namespace/<DeployedName>", the key of its Service.
 func (w Waypoint) DeployedKey() string { return w.Namespace + "/" + w.DeployedName }
@@ -168,6 +206,7 @@ func (s *Set) Waypoints() []Waypoint {
 		}
 		w := Waypoint{Object: o, Namespace: o.Namespace, Name: o.Name, For: waypointFor(gw), Replicas: 1, Legacy: legacy,
 			DeployedName: o.Name, Programmed: meta.IsStatusConditionTrue(gw.Status.Conditions, string(gatewayv1.GatewayConditionProgrammed))}
+		w.allowedFrom, w.allowedSelector = allowedRoutesOf(gw)
 		if v := s.classWaypointFor(string(gw.Spec.GatewayClassName)); !ownWaypointFor(gw) && v != "" {
 			w.For = v
 		}

@@ -34,8 +34,18 @@ import (
 // waypointHBONEPort is the port ztunnel dials on a waypoint.
 const waypointHBONEPort = topology.WaypointPortHBONE
 
-// reasonWaypointNotFound is the warning reason for a missing waypoint.
-const reasonWaypointNotFound = "WaypointNotFound"
+// Warning reasons and texts: istiod's status messages (istio
+// `ambient/waypoints.go` ReportWaypoint*), plus WaypointNotFound for a name
+// that resolves to no waypoint at all.
+const (
+	reasonWaypointNotFound = "WaypointNotFound"
+	reasonNotReady         = "WaypointIsNotReady"
+	reasonAttachment       = "AttachmentDenied"
+	reasonTrafficType      = "UnsupportedTrafficType"
+	notReadyFmt            = "waypoint %q is not ready"
+	attachmentDeniedFmt    = "we are not permitted to attach to waypoint %q (missing allowedRoutes?)"
+	trafficTypeFmt         = "attempting to bind to traffic type %q which the waypoint %q does not support"
+)
 
 // boundWaypoint is one deployed waypoint: its Gateway and its Service.
 type boundWaypoint struct {
@@ -66,6 +76,7 @@ func (w *boundWaypoint) forWorkloads() bool {
 // pod key ("ns/name"), plus the warnings.
 type bindings struct {
 	waypoints map[string]*boundWaypoint // by gateway "ns/name"
+	nsLabels  map[string]map[string]string
 	services  map[string]*boundWaypoint
 	pods      map[string]*boundWaypoint
 	warnings  []authz.Warning
@@ -91,6 +102,7 @@ func bindWaypoints(c *topology.Cluster, set *manifest.Set) *bindings {
 	for _, ns := range c.Namespaces {
 		nsLabels[ns.Name] = ns.Labels
 	}
+	b.nsLabels = nsLabels
 	own := map[string]bool{}
 	for _, wp := range b.waypoints {
 		own[wp.DeployedKey()] = true
@@ -104,7 +116,7 @@ func bindWaypoints(c *topology.Cluster, set *manifest.Set) *bindings {
 		if wp != nil && wp.forServices() {
 			b.services[s.Key()] = wp
 		} else if wp != nil && from.kind == "Service" {
-			b.warn(from, fmt.Sprintf("waypoint %s is for %s traffic, not Service traffic; Service %s does not use it", wp.Key(), wp.For, s.Key()))
+			b.warn(from, reasonTrafficType, fmt.Sprintf(trafficTypeFmt, manifest.WaypointForService, wp.Key()))
 		}
 	}
 	for i := range c.Pods {
@@ -126,9 +138,9 @@ func bindWaypoints(c *topology.Cluster, set *manifest.Set) *bindings {
 // warnSource names the object whose label picked a waypoint.
 type warnSource struct{ kind, ns, name string }
 
-func (b *bindings) warn(from warnSource, msg string) {
+func (b *bindings) warn(from warnSource, reason, msg string) {
 	b.warnings = append(b.warnings, authz.Warning{Kind: from.kind, Namespace: from.ns, Name: from.name,
-		Reason: reasonWaypointNotFound, Message: msg})
+		Reason: reason, Message: msg})
 }
 
 // lookup resolves the use-waypoint labels of an object (own) and its
@@ -148,18 +160,20 @@ func (b *bindings) lookup(ns string, own, nsl map[string]string, kind, name stri
 		wpNS = v
 	}
 	wp := b.waypoints[wpNS+"/"+wpName]
-	if wp != nil && !wp.Programmed {
-		b.warn(warnSource{"Gateway", wp.Namespace, wp.Name}, fmt.Sprintf(
-			"waypoint %s is not programmed (no ready pod); traffic for the objects that use it goes directly to the destination", wp.Key()))
-		return nil, from
-	}
-	if wp == nil {
+	switch {
+	case wp == nil:
 		what := fmt.Sprintf("%s %s/%s", from.kind, from.ns, from.name)
 		if from.kind == "Namespace" {
 			what = "Namespace " + from.name + " (its Services and pods)"
 		}
-		b.warn(from, fmt.Sprintf("%s: waypoint %s/%s does not exist; traffic goes directly to the destination and waypoint policies are not applied",
+		b.warn(from, reasonWaypointNotFound, fmt.Sprintf("%s: waypoint %s/%s does not exist; traffic goes directly to the destination and waypoint policies are not applied",
 			what, wpNS, wpName))
+	case !wp.Programmed:
+		b.warn(from, reasonNotReady, fmt.Sprintf(notReadyFmt, wp.Key())+"; traffic goes directly to the destination")
+		return nil, from
+	case !wp.AllowsNamespace(ns, b.nsLabels[ns]):
+		b.warn(from, reasonAttachment, fmt.Sprintf(attachmentDeniedFmt, wp.Key()))
+		return nil, from
 	}
 	return wp, from
 }

@@ -139,15 +139,24 @@ func TestWaypointBinding(t *testing.T) {
 		{"waypoint for none serves nothing",
 			"istio.io/use-waypoint: wp", "", "", gatewayDoc("app", "wp", "none"),
 			"pod api -> -; service api -> -", ""},
-		{"use-waypoint-namespace picks another namespace",
-			"istio.io/use-waypoint: shared, istio.io/use-waypoint-namespace: infra", "", "", gatewayDoc("infra", "shared", ""),
+		{"use-waypoint-namespace picks another namespace that allows it",
+			"istio.io/use-waypoint: shared, istio.io/use-waypoint-namespace: infra", "", "",
+			strings.Replace(gatewayDoc("infra", "shared", ""), "protocol: HBONE}", "protocol: HBONE, allowedRoutes: {namespaces: {from: All}}}", 1),
 			"pod api -> -; service api -> " + infraHost, ""},
+		{"a namespace selector on allowedRoutes admits labelled namespaces",
+			"istio.io/use-waypoint: shared, istio.io/use-waypoint-namespace: infra, team: billing", "", "",
+			strings.Replace(gatewayDoc("infra", "shared", ""), "protocol: HBONE}",
+				"protocol: HBONE, allowedRoutes: {namespaces: {from: Selector, selector: {matchLabels: {team: billing}}}}}", 1),
+			"pod api -> -; service api -> " + infraHost, ""},
+		{"another namespace's waypoint without allowedRoutes: not bound",
+			"istio.io/use-waypoint: shared, istio.io/use-waypoint-namespace: infra", "", "", gatewayDoc("infra", "shared", ""),
+			"pod api -> -; service api -> -", `AttachmentDenied: we are not permitted to attach to waypoint "infra/shared" (missing allowedRoutes?)`},
 		{"labelled but missing: direct, with a warning",
 			"istio.io/use-waypoint: ghost", "", "", "",
 			"pod api -> -; service api -> -", "Namespace app (its Services and pods): waypoint app/ghost does not exist"},
 		{"Service label for a workload-only waypoint: not bound, with a warning",
 			"", "istio.io/use-waypoint: wp", "", gatewayDoc("app", "wp", "workload"),
-			"pod api -> -; service api -> -", "waypoint app/wp is for workload traffic, not Service traffic"},
+			"pod api -> -; service api -> -", `UnsupportedTrafficType: attempting to bind to traffic type "service" which the waypoint "app/wp" does not support`},
 		{"a waypoint never uses itself", // its own Deployment and Service are in the labelled namespace
 			"istio.io/use-waypoint: wp", "", "", gatewayDoc("app", "wp", "all"),
 			"pod api -> " + wpHost + "; service api -> " + wpHost, ""},
@@ -231,7 +240,7 @@ func TestWaypointNotProgrammedIsNotBound(t *testing.T) {
 		}
 		var warned bool
 		for _, w := range r.Warnings {
-			warned = warned || strings.Contains(w.String(), "waypoint app/wp is not programmed")
+			warned = warned || strings.Contains(w.String(), `WaypointIsNotReady: waypoint "app/wp" is not ready`)
 		}
 		if !warned {
 			t.Errorf("no not-programmed warning in %v", r.Warnings)
