@@ -200,7 +200,11 @@ func (s *Server) CreateCertificate(ctx context.Context, req *pb.IstioCertificate
 		s.log.Info("CSR signing error", "identity", san.String(), "error", err)
 		return nil, status.Errorf(code, "CSR signing error (%v)", err)
 	}
-	s.log.Debug("certificate issued", "caller", caller.String(), "node", node, "pod", who.pod.Key(), "identity", san.String())
+	if who.podCredential {
+		s.log.Debug("certificate issued", "caller", caller.String(), "pod", who.pod.Key(), "identity", san.String())
+	} else {
+		s.log.Debug("certificate issued", "caller", caller.String(), "node", node, "identity", san.String())
+	}
 	return &pb.IstioCertificateResponse{CertChain: chain}, nil
 }
 
