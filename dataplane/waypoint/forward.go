@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -167,8 +168,11 @@ func (f *forwarder) failure(ctx context.Context, ex *Exchange, o route.Outcome) 
 }
 
 // respond streams resp to the client: hop-by-hop and internal headers
-// removed, the route's response header modifier applied, trailers kept,
-// every chunk flushed (gRPC and server-sent events must not wait).
+// removed, the route's response header modifier applied, trailers kept.
+// Every chunk is flushed at once (gRPC and server-sent events must not
+// wait) except the one that completes a body of known length: the handler
+// returns right after it and the server writes it then, so an explicit
+// flush would only add work on the common small-response path.
 func (f *forwarder) respond(w http.ResponseWriter, ex *Exchange, rt *routing, resp *http.Response) error {
 	defer resp.Body.Close()
 	stripHeaders(resp.Header)
@@ -182,8 +186,11 @@ func (f *forwarder) respond(w http.ResponseWriter, ex *Exchange, rt *routing, re
 	}
 	h.Set("X-Request-Id", ex.RequestID)
 	w.WriteHeader(resp.StatusCode)
-	buf := make([]byte, 32<<10)
+	bufp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bufp)
+	buf := *bufp
 	flush := http.NewResponseController(w)
+	var written int64
 	for {
 		n, err := resp.Body.Read(buf)
 		if n > 0 {
@@ -191,7 +198,10 @@ func (f *forwarder) respond(w http.ResponseWriter, ex *Exchange, rt *routing, re
 				ex.Record.AddFlags(FlagDownstreamConnectionTermination)
 				return nil
 			}
-			_ = flush.Flush()
+			written += int64(n)
+			if needsFlush(resp, written, err) {
+				_ = flush.Flush()
+			}
 		}
 		if err == io.EOF {
 			break
@@ -206,6 +216,25 @@ func (f *forwarder) respond(w http.ResponseWriter, ex *Exchange, rt *routing, re
 	}
 	return nil
 }
+
+// needsFlush says whether the bytes written so far must reach the client
+// before the next upstream read: not when that read also reported the end,
+// nor when a body of known length is complete — the handler is about to
+// return and the server sends them then. A broken upstream still gets what
+// arrived delivered before the response ends short.
+func needsFlush(resp *http.Response, written int64, readErr error) bool {
+	switch {
+	case readErr == io.EOF:
+		return false
+	case readErr != nil:
+		return true
+	}
+	return resp.ContentLength < 0 || written < resp.ContentLength
+}
+
+// copyBuffers holds respond's copy buffers: one per in-flight response
+// rather than a fresh 32 KiB allocation per request.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // bodySource hands each try the request body: the buffered bytes again,
 // or (for an unbuffered body) the stream once.
