@@ -139,7 +139,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, self identity.Iden
 	if err != nil {
 		return fmt.Errorf("waypoint: %w", err)
 	}
-	tel, err := telemetry.New(telemetry.Config{AccessLog: slog.New(ztunnel.NewAccessLogHandler(cfg.AccessLog, false, nil)),
+	// One access-log line per request: batched off the request path and
+	// written out in full once serving has stopped (SIGTERM loses none).
+	accessLog := telemetry.NewBufferedWriter(cfg.AccessLog, 0, 0)
+	defer accessLog.Close()
+	tel, err := telemetry.New(telemetry.Config{AccessLog: slog.New(ztunnel.NewAccessLogHandler(accessLog, false, nil)),
 		Directory: func() telemetry.Directory { return ads.Current() }})
 	if err != nil {
 		return err
