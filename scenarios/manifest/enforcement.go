@@ -19,7 +19,7 @@ import (
 // ambient mode. The reference waypoint (deployed from a waypoint Gateway)
 // enforces AuthorizationPolicies and RequestAuthentications attached with
 // targetRefs to a Gateway, the istio-waypoint GatewayClass or a Service, and
-// routes HTTPRoutes whose parent is a Service and VirtualServices. CUSTOM and
+// routes HTTPRoutes and TCPRoutes whose parent is a Service, and VirtualServices. CUSTOM and
 // AUDIT actions, other Gateways and every other kind are accepted only.
 func notEnforcedReason(obj Object) string {
 	switch o := obj.Obj.(type) {
@@ -50,6 +50,8 @@ func notEnforcedReason(obj Object) string {
 		return routeReason(o.Spec.ParentRefs)
 	case *gatewayv1beta1.HTTPRoute:
 		return routeReason(o.Spec.ParentRefs)
+	case *gatewayv1.TCPRoute:
+		return routeReason(o.Spec.ParentRefs) // TCP services behind a waypoint: proxied at L4 by its TCPRoutes
 	case *networkingv1.VirtualService, *networkingv1beta1.VirtualService, *networkingv1alpha3.VirtualService:
 		return "" // applied by the waypoint of the hosts' Services
 	}

@@ -91,6 +91,20 @@ spec:
   parentRefs: [{name: ingress}]
   rules: [{backendRefs: [{name: x, port: 80}]}]
 `, "(ingress) are not"},
+		{"TCPRoute with a Service parent is enforced", `apiVersion: gateway.networking.k8s.io/v1
+kind: TCPRoute
+metadata: {name: r, namespace: demo}
+spec:
+  parentRefs: [{group: "", kind: Service, name: x}]
+  rules: [{backendRefs: [{name: x, port: 80}]}]
+`, ""},
+		{"TCPRoute with a Gateway parent is not", `apiVersion: gateway.networking.k8s.io/v1
+kind: TCPRoute
+metadata: {name: r, namespace: demo}
+spec:
+  parentRefs: [{name: ingress}]
+  rules: [{backendRefs: [{name: x, port: 80}]}]
+`, "(ingress) are not"},
 		{"AUDIT is not sent to ztunnel", `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: {name: p, namespace: demo}
