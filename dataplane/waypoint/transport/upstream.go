@@ -44,6 +44,7 @@ type Upstream struct {
 
 	once   sync.Once
 	h1, h2 *http.Transport
+	direct *h1Client
 	mu     sync.Mutex
 	failed map[netip.AddrPort]time.Time
 }
@@ -97,6 +98,7 @@ func (u *Upstream) init() {
 		p1.SetHTTP1(true)
 		p2.SetUnencryptedHTTP2(true)
 		u.h1, u.h2 = newTransport(&p1), newTransport(&p2)
+		u.direct = &h1Client{dial: u.dialEndpoint, maxIdle: 64, idleTimeout: 90 * time.Second}
 	})
 }
 
@@ -105,6 +107,7 @@ func (u *Upstream) CloseIdleConnections() {
 	u.init()
 	u.h1.CloseIdleConnections()
 	u.h2.CloseIdleConnections()
+	u.direct.closeIdle()
 }
 
 // RoundTrip sends req to one endpoint of URL.Host, the backend VIP:port
@@ -126,9 +129,14 @@ func (u *Upstream) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 		return nil, err
 	}
-	t := u.h1
-	if tgt.HTTP2() {
+	var t interface {
+		RoundTrip(*http.Request) (*http.Response, error)
+	} = u.h1
+	switch {
+	case tgt.HTTP2():
 		t = u.h2
+	case directEligible(req):
+		t = directRoundTripper{u.direct}
 	}
 	tried := make(map[netip.AddrPort]bool, 1)
 	for {
@@ -294,4 +302,10 @@ func (u *Upstream) Dial(ctx context.Context, dst netip.AddrPort) (net.Conn, Endp
 			return nil, ep, err
 		}
 	}
+}
+
+type directRoundTripper struct{ c *h1Client }
+
+func (d directRoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	return d.c.roundTrip(req)
 }
