@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -33,6 +35,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("waypoint: invalid config: %w", err)
 	}
 	log := cfg.Log.With("gateway", cfg.Namespace+"/"+cfg.Gateway, "pod", cfg.Pod)
+	defer applyGCPercent(cfg.GCPercent)()
 	boot, err := identity.WaitBootstrap(ctx, cfg.BootstrapDir, cfg.BootstrapWait)
 	if err != nil {
 		return fmt.Errorf("waypoint: %w", err)
@@ -235,4 +238,14 @@ func reportReady(ctx context.Context, st *status, onReady func(), log *slog.Logg
 		case <-t.C:
 		}
 	}
+}
+
+// applyGCPercent sets the collector's target for the waypoint's lifetime
+// unless the operator chose one with GOGC; the returned func restores it.
+func applyGCPercent(percent int) (restore func()) {
+	if percent <= 0 || os.Getenv("GOGC") != "" {
+		return func() {}
+	}
+	old := debug.SetGCPercent(percent)
+	return func() { debug.SetGCPercent(old) }
 }
