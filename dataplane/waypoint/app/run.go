@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -36,6 +37,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	log := cfg.Log.With("gateway", cfg.Namespace+"/"+cfg.Gateway, "pod", cfg.Pod)
 	defer applyGCPercent(cfg.GCPercent)()
+	defer applyMaxProcs(cfg.MaxProcs)()
 	boot, err := identity.WaitBootstrap(ctx, cfg.BootstrapDir, cfg.BootstrapWait)
 	if err != nil {
 		return fmt.Errorf("waypoint: %w", err)
@@ -248,4 +250,15 @@ func applyGCPercent(percent int) (restore func()) {
 	}
 	old := debug.SetGCPercent(percent)
 	return func() { debug.SetGCPercent(old) }
+}
+
+// applyMaxProcs sets GOMAXPROCS for the waypoint's lifetime unless the
+// operator chose it with the GOMAXPROCS environment variable; the returned
+// func restores it.
+func applyMaxProcs(n int) (restore func()) {
+	if n <= 0 || os.Getenv("GOMAXPROCS") != "" {
+		return func() {}
+	}
+	old := runtime.GOMAXPROCS(n)
+	return func() { runtime.GOMAXPROCS(old) }
 }
