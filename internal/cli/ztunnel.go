@@ -1,13 +1,12 @@
 package cli
 
 import (
-	"os/signal"
-	"syscall"
+	"context"
+	"log/slog"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ambientlab/ambientlab/dataplane/ztunnel/app"
-	"github.com/ambientlab/ambientlab/sim/workload/ready"
 )
 
 // newZtunnelCmd runs the reference ztunnel (the process in each
@@ -20,19 +19,10 @@ func newZtunnelCmd(g *globalOptions) *cobra.Command {
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			// The supervisor SIGHUPs system pods after each change; that is
-			// istiod's reload signal and must never stop a ztunnel.
-			signal.Ignore(syscall.SIGHUP)
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
-			defer stop()
-			log := g.logger(cmd.ErrOrStderr())
-			cfg.Log, cfg.AccessLog = log, cmd.OutOrStdout()
-			cfg.OnReady = func() {
-				if err := ready.Signal(); err != nil {
-					log.Warn("readiness signal", "error", err)
-				}
-			}
-			return app.Run(ctx, cfg)
+			return runMeshProxy(cmd, g, func(ctx context.Context, log *slog.Logger, onReady func()) error {
+				cfg.Log, cfg.AccessLog, cfg.OnReady = log, cmd.OutOrStdout(), onReady
+				return app.Run(ctx, cfg)
+			})
 		},
 	}
 	f := cmd.Flags()
