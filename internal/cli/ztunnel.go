@@ -36,5 +36,6 @@ func newZtunnelCmd(g *globalOptions) *cobra.Command {
 	f.StringVar(&cfg.MetricsAddr, "metrics", cfg.MetricsAddr, "metrics listen address")
 	f.StringVar(&cfg.ReadinessAddr, "readiness", cfg.ReadinessAddr, "readiness listen address")
 	f.DurationVar(&cfg.DrainGrace, "drain-grace", cfg.DrainGrace, "how long connections may finish on SIGTERM")
+	f.IntVar(&cfg.MaxProcs, "concurrency", cfg.MaxProcs, "Go scheduler Ps (GOMAXPROCS) while serving, like upstream's ZTUNNEL_WORKER_THREADS; 0 keeps the runtime's (a GOMAXPROCS env var always wins)")
 	return cmd
 }

@@ -9,13 +9,13 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"runtime"
 	"runtime/debug"
 	"sync"
 	"time"
 
 	"github.com/ambientlab/ambientlab/dataplane/hbone"
 	"github.com/ambientlab/ambientlab/dataplane/identity"
+	"github.com/ambientlab/ambientlab/dataplane/lifecycle"
 	"github.com/ambientlab/ambientlab/dataplane/waypoint"
 	"github.com/ambientlab/ambientlab/dataplane/waypoint/config"
 	"github.com/ambientlab/ambientlab/dataplane/waypoint/jwtauthn"
@@ -37,7 +37,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	log := cfg.Log.With("gateway", cfg.Namespace+"/"+cfg.Gateway, "pod", cfg.Pod)
 	defer applyGCPercent(cfg.GCPercent)()
-	defer applyMaxProcs(cfg.MaxProcs)()
+	defer lifecycle.ApplyMaxProcs(cfg.MaxProcs)()
 	boot, err := identity.WaitBootstrap(ctx, cfg.BootstrapDir, cfg.BootstrapWait)
 	if err != nil {
 		return fmt.Errorf("waypoint: %w", err)
@@ -250,15 +250,4 @@ func applyGCPercent(percent int) (restore func()) {
 	}
 	old := debug.SetGCPercent(percent)
 	return func() { debug.SetGCPercent(old) }
-}
-
-// applyMaxProcs sets GOMAXPROCS for the waypoint's lifetime unless the
-// operator chose it with the GOMAXPROCS environment variable; the returned
-// func restores it.
-func applyMaxProcs(n int) (restore func()) {
-	if n <= 0 || os.Getenv("GOMAXPROCS") != "" {
-		return func() {}
-	}
-	old := runtime.GOMAXPROCS(n)
-	return func() { runtime.GOMAXPROCS(old) }
 }

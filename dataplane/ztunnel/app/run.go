@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"github.com/ambientlab/ambientlab/dataplane/lifecycle"
 	"log/slog"
 	"net"
 	"sync"
@@ -21,6 +22,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("ztunnel: invalid config: %w", err)
 	}
 	log := cfg.Log
+	defer lifecycle.ApplyMaxProcs(cfg.MaxProcs)()
 	boot, err := WaitBootstrap(ctx, cfg.BootstrapDir, cfg.BootstrapWait)
 	if err != nil {
 		return err
