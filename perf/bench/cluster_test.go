@@ -199,6 +199,6 @@ func environment() string {
 			}
 		}
 	}
-	return fmt.Sprintf("%s, Linux %s, %d CPUs (%s), bench GOMAXPROCS %d; loadgen and echo GOMAXPROCS 1",
+	return fmt.Sprintf("%s, Linux %s, %d CPUs (%s), bench GOMAXPROCS %d; loadgen, echo, relays and ztunnels GOMAXPROCS 1",
 		runtime.Version(), strings.TrimSpace(string(kernel)), runtime.NumCPU(), model, runtime.GOMAXPROCS(0))
 }

@@ -14,10 +14,10 @@ import (
 // the two ztunnels sit (one process in the client pod, one in the server
 // pod, the same netns hops: loopback, the node-to-node veths, loopback), with
 // no TLS, no HTTP/2 and no policy. It uses the same socket I/O as the
-// ztunnel (sockets.RawIO, one goroutine per direction), so the ratio it
-// measures against the raw path is what four Go processes in the path cost
-// on this machine before any protocol work: the floor under the ambient
-// figures, measured in the same run.
+// ztunnel (sockets.RawIO, one goroutine per direction) and the same single
+// scheduler P, so the ratio it measures against the raw path is what four
+// Go processes in the path cost on this machine before any protocol work:
+// the floor under the ambient figures, measured in the same run.
 
 // relayBufSize matches the ztunnel's largest copy buffer (hbone.copyBufMax).
 const relayBufSize = 256 << 10

@@ -77,7 +77,10 @@ func (c *benchCluster) startRelay(b *testing.B, target, listen, to string) int {
 	go func() {
 		defer close(exited)
 		_, _ = c.Exec(ctx, cluster.ExecRequest{Target: target, Argv: []string{exe},
-			Env:   []string{relayListenEnv + "=" + listen, relayTargetEnv + "=" + to},
+			Env: []string{relayListenEnv + "=" + listen, relayTargetEnv + "=" + to,
+				// The ztunnels run with one P (ztunnel app.Config.MaxProcs);
+				// the relays match, so that they stay the floor under them.
+				"GOMAXPROCS=1"},
 			Stdio: [3]*os.File{devnull, outW, errW}}, nil)
 		outW.Close()
 		errW.Close()

@@ -88,7 +88,7 @@ func (r *Rounds) Table() string {
 	var b strings.Builder
 	for _, m := range r.order {
 		s, _ := r.Summarize(m)
-		fmt.Fprintf(&b, "%-12s raw %8.1f  mesh %8.1f  ratio %5.2f  per round:", m, s.Raw, s.Mesh, s.Ratio)
+		fmt.Fprintf(&b, "%-13s raw %8.1f  mesh %8.1f  ratio %5.2f  per round:", m, s.Raw, s.Mesh, s.Ratio)
 		for _, p := range r.byMetric[m] {
 			fmt.Fprintf(&b, " %.2f", p.Ratio())
 		}

@@ -64,7 +64,7 @@ func TestSummarizeTakesTheMedianOfRatios(t *testing.T) {
 		t.Error("a metric never added has a summary")
 	}
 	table := r.Table()
-	for _, w := range []string{"p50-us       raw     32.0  mesh    112.0  ratio  3.00  per round: 3.00 2.50 3.50\n", "MBps"} {
+	for _, w := range []string{"p50-us        raw     32.0  mesh    112.0  ratio  3.00  per round: 3.00 2.50 3.50\n", "MBps"} {
 		if !strings.Contains(table, w) {
 			t.Errorf("table lacks %q:\n%s", w, table)
 		}
