@@ -3,6 +3,7 @@ package hbone
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"io"
 	"net"
 	"sync"
@@ -114,5 +115,85 @@ func TestWriteDataFrameParses(t *testing.T) {
 		if out.Len() != 0 {
 			t.Fatalf("%d bytes left after the frame", out.Len())
 		}
+	}
+}
+
+// scriptedConn returns its reads in order: each is the bytes one read(2)
+// would return and the error that comes with them; then io.EOF.
+type scriptedConn struct {
+	net.Conn
+	reads []scriptedRead
+	lens  []int // len(p) of every Read the transport saw
+}
+
+type scriptedRead struct {
+	data []byte
+	err  error
+}
+
+func (c *scriptedConn) Read(p []byte) (int, error) {
+	c.lens = append(c.lens, len(p))
+	if len(c.reads) == 0 {
+		return 0, io.EOF
+	}
+	r := c.reads[0]
+	n := copy(p, r.data)
+	if n < len(r.data) {
+		c.reads[0].data = r.data[n:]
+		return n, nil
+	}
+	c.reads = c.reads[1:]
+	return n, r.err
+}
+
+// The read-ahead hands tls.Conn-sized reads out of one big transport read,
+// in order and without loss; an error that came with read-ahead bytes is
+// returned only after them; a large caller buffer reads the transport
+// directly; and the buffer goes back once drained.
+func TestBatchConnReadAhead(t *testing.T) {
+	big := bytes.Repeat([]byte("0123456789abcdef"), 20<<10/16*10) // 200 KiB
+	boom := errors.New("boom")
+	for _, tc := range []struct {
+		name      string
+		reads     []scriptedRead
+		callerBuf int
+		want      []byte
+		wantErr   error
+		// wantTransport is how many transport reads it takes (the final
+		// EOF one included).
+		wantTransport int
+	}{
+		{"bulk served from one read", []scriptedRead{{data: big}}, 32 << 10, big, io.EOF, 2},
+		{"small message passes through", []scriptedRead{{data: []byte("ping")}}, 32 << 10, []byte("ping"), io.EOF, 2},
+		{"error after the bytes", []scriptedRead{{data: big, err: boom}}, 32 << 10, big, boom, 1},
+		{"large caller buffer reads directly", []scriptedRead{{data: big}}, readAheadSize, big, io.EOF, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sc := &scriptedConn{reads: tc.reads}
+			bc := newBatchConn(sc)
+			var got []byte
+			var err error
+			p := make([]byte, tc.callerBuf)
+			for {
+				var n int
+				n, err = bc.Read(p)
+				got = append(got, p[:n]...)
+				if err != nil {
+					break
+				}
+			}
+			if !bytes.Equal(got, tc.want) {
+				t.Fatalf("read %d bytes, want %d (or different content)", len(got), len(tc.want))
+			}
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tc.wantErr)
+			}
+			if len(sc.lens) != tc.wantTransport {
+				t.Fatalf("transport reads %v, want %d of them", sc.lens, tc.wantTransport)
+			}
+			if bc.ahead != nil {
+				t.Fatalf("read-ahead buffer still held after draining")
+			}
+		})
 	}
 }
