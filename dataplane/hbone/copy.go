@@ -52,19 +52,31 @@ func Copy(ctx context.Context, a, b HalfCloser) (aToB, bToA int64, err error) {
 	}
 	stop := context.AfterFunc(ctx, func() { fail(ctx.Err()) })
 	defer stop()
+	// done ends one direction. A reset from the peer fails the writes into
+	// its stream, but what the peer sent before the reset may still be on
+	// its way out through the other direction, which sees the reset itself
+	// (as EOF after a complete stream, as an error otherwise): aborting
+	// both here would drop that data and turn a complete response into a
+	// reset.
+	done := func(dst HalfCloser, e error) {
+		if e == nil {
+			return
+		}
+		if _, ok := dst.(*Stream); ok && isPeerReset(e) {
+			errOnce.Do(func() { first = e })
+			return
+		}
+		fail(e)
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		var e error
 		bToA, e = copyHalf(a, b)
-		if e != nil {
-			fail(e)
-		}
+		done(a, e)
 	}()
 	aToB, e := copyHalf(b, a)
-	if e != nil {
-		fail(e)
-	}
+	done(b, e)
 	wg.Wait()
 	stop()
 	errOnce.Do(func() {}) // seal first: a late ctx callback can no longer write it
@@ -125,6 +137,12 @@ func copyBuffered(dst io.Writer, src io.Reader) (int64, error) {
 		}
 		buf = growCopyBuf(buf, n)
 	}
+}
+
+// isPeerReset reports whether err is an RST_STREAM the peer sent.
+func isPeerReset(err error) bool {
+	var re *StreamResetError
+	return errors.As(err, &re) && re.Remote
 }
 
 // abortConn unblocks pending I/O and makes the failure visible: a TCP peer

@@ -217,12 +217,10 @@ func (s *Stream) ReadFrom(r io.Reader) (int64, error) {
 // writeErr prefers the stream's own failure (reset, close) over the
 // generic write error.
 func (s *Stream) writeErr(err error) error {
-	select {
-	case <-s.done:
-		return s.doneErr
-	default:
-		return err
+	if e := s.ended(); e != nil {
+		return e
 	}
+	return err
 }
 
 // reserveSend waits until some send window is open and takes up to want
@@ -230,6 +228,9 @@ func (s *Stream) writeErr(err error) error {
 func (s *Stream) reserveSend(want int) (int, error) {
 	c := s.c
 	for {
+		if err := s.ended(); err != nil {
+			return 0, err
+		}
 		c.mu.Lock()
 		if c.closed {
 			err := c.closeErr
@@ -255,8 +256,22 @@ func (s *Stream) reserveSend(want int) (int, error) {
 	}
 }
 
+// ended is the error that ended the stream (a reset either way, or the
+// connection's end), nil while it lives: no frame may be sent after it.
+func (s *Stream) ended() error {
+	select {
+	case <-s.done:
+		return s.doneErr
+	default:
+		return nil
+	}
+}
+
 // CloseWrite sends END_STREAM: the peer reads EOF, we can keep reading.
 func (s *Stream) CloseWrite() error {
+	if err := s.ended(); err != nil {
+		return err
+	}
 	if err := s.c.writeData(s, nil, true); err != nil {
 		return s.writeErr(err)
 	}
@@ -330,14 +345,18 @@ func (s *Stream) finish(err error) {
 }
 
 // peerReset handles an RST_STREAM from the peer: like a TCP RST, pending
-// data is dropped and both directions fail.
+// data is dropped and both directions fail — unless the peer had already
+// ended its side with END_STREAM (half-closed remote, RFC 9113 §5.1).
+// Then everything it sent is here and stays readable, as with connClosed,
+// and only our write side ends: NO_ERROR is §8.1's explicit "stop
+// sending" after a complete response, and any other code (a server that
+// closes once its linger for our END_STREAM runs out sends CANCEL) cannot
+// take back data it had finished sending.
 func (s *Stream) peerReset(code http2.ErrCode) {
 	err := &StreamResetError{Code: code, Remote: true}
 	s.mu.Lock()
 	s.reset = true
-	if code == http2.ErrCodeNo && s.recvEnd {
-		// "Stop sending" after a complete response (RFC 9113 §8.1): what
-		// was received stays readable; only our write side ends.
+	if s.recvEnd {
 		s.mu.Unlock()
 		s.finish(err)
 		s.c.removeStream(s)
