@@ -2,7 +2,6 @@ package conformance
 
 import (
 	"encoding/json"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -51,12 +50,9 @@ func TestNegativePlumbing(t *testing.T) {
 	if len(names) != len(runs) {
 		t.Fatalf("%d runs but %d distinct names", len(runs), len(names))
 	}
-	results := negativeResults(runs, got, map[int]rawhttp.Result{0: {Refusal: "closed", Detail: "read: connection reset by peer"}}, negDeployedMode, time.Second)
+	results := negativeResults(runs, got, negDeployedMode, time.Second)
 	if n := v1.TallyNegative(results); n.Bypasses+n.FalseDenies != 0 || n.Attacks+n.Twins != len(runs) {
 		t.Fatalf("matching results tallied %+v", n)
-	}
-	if results[0].Retries != 1 || !strings.Contains(fmt.Sprint(results[0].Evidence), "first attempt") || results[1].Retries != 0 {
-		t.Fatalf("a retried run is not reported as one: %+v", results[0])
 	}
 	// Flip one attack to served and one twin to denied.
 	for i, r := range runs {
@@ -71,7 +67,7 @@ func TestNegativePlumbing(t *testing.T) {
 			got[i].Body = `{"url":"http://x/./anything"}`
 		}
 	}
-	results = negativeResults(runs, got, nil, negDeployedMode, time.Second)
+	results = negativeResults(runs, got, negDeployedMode, time.Second)
 	n := v1.TallyNegative(results)
 	if n.Bypasses < 1 || n.FalseDenies < 2 {
 		t.Fatalf("deviations tallied %+v", n)
