@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/ambientlab/ambientlab/sim/topology"
 )
 
 // TestDataPlaneKeepsLastConfigWithControlPlaneDown freezes istiod (SIGSTOP:
@@ -62,21 +65,56 @@ func TestDataPlaneKeepsLastConfigWithControlPlaneDown(t *testing.T) {
 // istiodPid returns the pid of istiod's container process.
 func istiodPid(t *testing.T, c *Cluster) int {
 	t.Helper()
+	return systemPid(t, c, isIstiod, 0)
+}
+
+func isIstiod(p topology.Pod) bool { return meshComponent(p) == componentIstiod }
+
+// isZtunnelOf matches node's ztunnel pod.
+func isZtunnelOf(node string) func(topology.Pod) bool {
+	return func(p topology.Pod) bool { return meshComponent(p) == componentZtunnel && p.Node == node }
+}
+
+// systemPid returns the pid of the running container process of the pod
+// that match selects, other than not (0: any), or 0 if there is none yet
+// (only a running and ready one counts when not is set). With not == 0 it
+// fails the test when there is none.
+func systemPid(t *testing.T, c *Cluster, match func(topology.Pod) bool, not int) int {
+	t.Helper()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, pr := range c.pods {
-		if meshComponent(pr.pod) != componentIstiod {
+		if !match(pr.pod) {
 			continue
 		}
 		for _, ct := range pr.containers {
 			ct.mu.Lock()
-			running, cmd := ct.running, ct.cmd
+			running, ready, cmd := ct.running, ct.ready, ct.cmd
 			ct.mu.Unlock()
-			if running {
-				return cmd.Process.Pid
+			if !running || (not != 0 && (!ready || cmd.Process.Pid == not)) {
+				continue
 			}
+			return cmd.Process.Pid
 		}
 	}
-	t.Fatal("no running istiod")
+	if not == 0 {
+		t.Fatal("no running process for the pod")
+	}
 	return 0
+}
+
+// waitRestart waits until the pod match selects runs, ready, under a pid
+// other than old.
+func waitRestart(t *testing.T, c *Cluster, match func(topology.Pod) bool, old int, wait time.Duration) int {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for {
+		if pid := systemPid(t, c, match, old); pid != 0 {
+			return pid
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not restarted and ready %s after SIGKILL of pid %d", wait, old)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -81,7 +81,7 @@ func TestIstiodRestartKeepsIssuing(t *testing.T) {
 	if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	restarted := waitIstiodRestart(t, c, old, 20*time.Second)
+	restarted := waitRestart(t, c, isIstiod, old, 20*time.Second)
 	t.Logf("istiod pid %d killed, restarted as %d", old, restarted)
 
 	if now := mustRead(t, filepath.Join(lay.CADir(), ca.RootCertFile)); !bytes.Equal(now, rootBefore) {
@@ -116,36 +116,6 @@ func TestIstiodRestartKeepsIssuing(t *testing.T) {
 	}
 	if got, _ := probe("notsleep"); got != "reset" {
 		t.Fatalf("after the restart: notsleep → httpbin = %s, want reset (policy still enforced)", got)
-	}
-}
-
-// waitIstiodRestart waits until istiod runs under a pid other than old.
-func waitIstiodRestart(t *testing.T, c *Cluster, old int, wait time.Duration) int {
-	t.Helper()
-	deadline := time.Now().Add(wait)
-	for {
-		c.mu.Lock()
-		pid := 0
-		for _, pr := range c.pods {
-			if meshComponent(pr.pod) != componentIstiod {
-				continue
-			}
-			for _, ct := range pr.containers {
-				ct.mu.Lock()
-				if ct.running && ct.ready && ct.cmd.Process.Pid != old {
-					pid = ct.cmd.Process.Pid
-				}
-				ct.mu.Unlock()
-			}
-		}
-		c.mu.Unlock()
-		if pid != 0 {
-			return pid
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("istiod not restarted %s after SIGKILL of pid %d", wait, old)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 
