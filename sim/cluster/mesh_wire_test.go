@@ -86,6 +86,18 @@ func (s *sniffer) finish() [][]byte {
 	return s.frames
 }
 
+// fabricPort is the name of node's fabric veth, as sim/netns names it.
+func fabricPort(t *testing.T, c *Cluster, node string) string {
+	t.Helper()
+	for i, n := range c.Model().Nodes {
+		if n.Name == node {
+			return fmt.Sprintf("fab-n%d", i)
+		}
+	}
+	t.Fatalf("no node %s", node)
+	return ""
+}
+
 // TestAmbientWireIsMTLS captures sleep's node's fabric veth while sleep
 // sends a random canary to httpbin on the other node: every TCP segment
 // between the two pods is HBONE (port 15008) and the canary never crosses
@@ -98,17 +110,11 @@ func TestAmbientWireIsMTLS(t *testing.T) {
 	}
 	defer c.Close()
 	sleep, httpbin := podOf(t, c, "sleep"), podOf(t, c, "httpbin")
-	var nodeIndex int
-	for i, n := range c.Model().Nodes {
-		if n.Name == sleep.Node {
-			nodeIndex = i
-		}
-	}
 	b := make([]byte, 16)
 	rand.Read(b)
 	canary := "canary-" + hex.EncodeToString(b)
 
-	port := fmt.Sprintf("fab-n%d", nodeIndex) // sim/netns names node i's fabric veth so
+	port := fabricPort(t, c, sleep.Node)
 	sn := startSniffer(t, port)
 	out, code := run(t, c, "ambient-demo/deploy/sleep", curlBin, "-sS", "--max-time", "5", "-H", "X-Canary: "+canary,
 		"http://httpbin.ambient-demo:8000/headers")

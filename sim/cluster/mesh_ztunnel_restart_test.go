@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"strings"
 	"sync"
 	"syscall"
@@ -58,12 +57,7 @@ func TestZtunnelCrashFailsClosedThenRecovers(t *testing.T) {
 		return n
 	}
 
-	port := ""
-	for i, n := range c.Model().Nodes {
-		if n.Name == sleep.Node {
-			port = fmt.Sprintf("fab-n%d", i) // sleep's node's fabric veth (sim/netns)
-		}
-	}
+	port := fabricPort(t, c, sleep.Node)
 	sn := startSniffer(t, port)
 	// sleep keeps sending through the gap; every outcome is recorded.
 	var (
