@@ -12,6 +12,20 @@ import (
 	"time"
 )
 
+// httpbinSelfAllow lets httpbin call its own Service, the other node's
+// traffic in TestZtunnelCrashFailsClosedThenRecovers (ambient-basic allows
+// only sleep).
+const httpbinSelfAllow = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: httpbin-allow-self, namespace: ambient-demo}
+spec:
+  selector: {matchLabels: {app: httpbin}}
+  action: ALLOW
+  rules:
+  - from:
+    - source: {principals: ["cluster.local/ns/ambient-demo/sa/httpbin"]}
+`
+
 // TestZtunnelCrashFailsClosedThenRecovers is reliability test F2: the
 // ztunnel of sleep's node is killed (SIGKILL, no shutdown code runs) while
 // sleep keeps sending a random canary to httpbin on the other node. While
@@ -19,7 +33,8 @@ import (
 // still send it to a ztunnel port nobody listens on) and never leave the
 // node in plaintext; once the simulator has restarted the ztunnel, the new
 // process must get the pod's netns again over ZDS, obtain its certificate
-// and carry the traffic over HBONE, with policy still enforced.
+// and carry the traffic over HBONE, with policy still enforced. The other
+// node's traffic goes on unaffected throughout.
 func TestZtunnelCrashFailsClosedThenRecovers(t *testing.T) {
 	cfg := meshConfig(t, 2)
 	c, err := Up(context.Background(), cfg, mustLoad(t, "ambient-basic.yaml", ambientBasic(t)))
@@ -66,8 +81,8 @@ func TestZtunnelCrashFailsClosedThenRecovers(t *testing.T) {
 		stop     = make(chan struct{})
 		wg       sync.WaitGroup
 	)
-	wg.Add(1)
-	go func() {
+	// send calls one request until stop, recording exit codes.
+	send := func(req func() (string, int), into *[]int) {
 		defer wg.Done()
 		for {
 			select {
@@ -75,13 +90,35 @@ func TestZtunnelCrashFailsClosedThenRecovers(t *testing.T) {
 				return
 			default:
 			}
-			_, code := curl()
+			_, code := req()
 			mu.Lock()
-			outcomes = append(outcomes, code)
+			*into = append(*into, code)
 			mu.Unlock()
 			time.Sleep(20 * time.Millisecond)
 		}
-	}()
+	}
+	// Meanwhile the other node's traffic (httpbin calling its own Service
+	// through its own node's ztunnel) must not notice.
+	var otherNode []int
+	selfCall := func() (string, int) {
+		return run(t, c, "ambient-demo/deploy/httpbin", curlBin, "-sS", "-o", "/dev/null", "--max-time", "2",
+			"http://httpbin.ambient-demo:8000/get")
+	}
+	if _, err := c.Apply(context.Background(), mustDecode(t, "httpbin-self.yaml", httpbinSelfAllow)); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		_, code := selfCall()
+		if code == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("before the crash: httpbin → its own Service: curl exit %d", code)
+		}
+	}
+	wg.Add(2)
+	go send(curl, &outcomes)
+	go send(selfCall, &otherNode)
 
 	old := systemPid(t, c, isZtunnelOf(sleep.Node), 0)
 	before := outboundLines()
@@ -120,6 +157,11 @@ func TestZtunnelCrashFailsClosedThenRecovers(t *testing.T) {
 	if failed == 0 {
 		t.Fatalf("no request failed in %d sent while the ztunnel was down: the gap was not observed, or traffic bypassed the node proxy", len(outcomes))
 	}
+	for i, code := range otherNode {
+		if code != 0 {
+			t.Errorf("request %d of %d on the other node failed (curl exit %d) while %s was down", i+1, len(otherNode), code, ztunnel)
+		}
+	}
 	// The outbound connections after the restart were logged by the new
 	// process with both identities (the old one cannot log any more).
 	deadline := time.Now().Add(5 * time.Second)
@@ -132,6 +174,6 @@ func TestZtunnelCrashFailsClosedThenRecovers(t *testing.T) {
 	if got, _ := run(t, c, "ambient-demo/deploy/notsleep", cfg.WorkloadBinary, "probe", "--url", httpbinIP, "--timeout", "5s"); !strings.Contains(got, `"reset"`) {
 		t.Fatalf("after the restart: notsleep → httpbin = %s, want reset (policy still enforced)", got)
 	}
-	t.Logf("ztunnel pid %d killed; pid %d ready after %s; traffic back after %s; %d of %d requests sent around the crash failed, canary never in plaintext (%d frames)",
-		old, restarted, ready.Round(time.Millisecond), recovered.Round(time.Millisecond), failed, len(outcomes), len(frames))
+	t.Logf("ztunnel pid %d killed; pid %d ready after %s; traffic back after %s; %d of %d requests sent around the crash failed, canary never in plaintext (%d frames); other node %d of %d ok",
+		old, restarted, ready.Round(time.Millisecond), recovered.Round(time.Millisecond), failed, len(outcomes), len(frames), len(otherNode), len(otherNode))
 }
