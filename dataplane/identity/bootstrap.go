@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
@@ -31,6 +32,61 @@ type Bootstrap struct {
 	Credential tls.Certificate
 	Identity   Identity
 	Verifier   *Verifier
+
+	// dir is where the credential was loaded from; the control plane
+	// renews it there (past half life), and Current picks that up.
+	dir        string
+	now        func() time.Time
+	mu         sync.Mutex
+	current    *tls.Certificate // what Current hands out; starts as &Credential
+	lastReload time.Time
+}
+
+// bootstrapReloadEvery bounds how often Current re-reads the directory
+// while the credential it holds is past half life and nothing newer has
+// been written yet.
+const bootstrapReloadEvery = time.Second
+
+// Current returns the credential to present to the CA now. Past half its
+// lifetime it re-reads the directory (at most once per second) and
+// switches to a renewed credential there: the same identity, a later
+// expiry, and a chain to the same mesh roots. Anything else found there (a
+// partial write, another identity, foreign roots) is ignored and the held
+// credential kept, so a process outliving its first bootstrap credential
+// keeps reaching the CA.
+func (b *Bootstrap) Current() (*tls.Certificate, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.current == nil {
+		b.current = &b.Credential
+	}
+	now := time.Now
+	if b.now != nil {
+		now = b.now
+	}
+	t, leaf := now(), b.current.Leaf
+	if b.dir == "" || leaf == nil || t.Before(leaf.NotBefore.Add(leaf.NotAfter.Sub(leaf.NotBefore)/2)) ||
+		t.Sub(b.lastReload) < bootstrapReloadEvery {
+		return b.current, nil
+	}
+	b.lastReload = t
+	next, err := LoadBootstrap(b.dir)
+	if err != nil || next.Identity != b.Identity || !next.Credential.Leaf.NotAfter.After(leaf.NotAfter) {
+		return b.current, nil
+	}
+	chain := make([]*x509.Certificate, 0, len(next.Credential.Certificate))
+	for _, der := range next.Credential.Certificate {
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			return b.current, nil
+		}
+		chain = append(chain, c)
+	}
+	if _, err := b.Verifier.Verify(chain, UsageClient); err != nil {
+		return b.current, nil
+	}
+	b.current = &next.Credential
+	return b.current, nil
 }
 
 // LoadBootstrap reads dir. The root file is written last, so its presence
@@ -91,7 +147,7 @@ func LoadBootstrap(dir string) (*Bootstrap, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Bootstrap{Credential: cred, Identity: id, Verifier: v}, nil
+	return &Bootstrap{Credential: cred, Identity: id, Verifier: v, dir: dir}, nil
 }
 
 // WaitBootstrap polls dir until it loads or wait passes: the control plane
@@ -120,9 +176,5 @@ func WaitBootstrap(ctx context.Context, dir string, wait time.Duration) (*Bootst
 // identity (Impersonate false, what a pod-bound credential needs; a node
 // proxy sets Impersonate). Fetch b.Identity with the resulting client.
 func (b *Bootstrap) CAClientOptions(address string) CAClientOptions {
-	cred := b.Credential
-	return CAClientOptions{
-		Address: address, Verifier: b.Verifier,
-		Credential: func() (*tls.Certificate, error) { return &cred, nil },
-	}
+	return CAClientOptions{Address: address, Verifier: b.Verifier, Credential: b.Current}
 }

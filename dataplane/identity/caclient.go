@@ -1,12 +1,14 @@
 package identity
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -51,9 +53,15 @@ type CAClientOptions struct {
 // IstioCertificateService/CreateCertificate over gRPC+TLS.
 type CAClient struct {
 	opts CAClientOptions
-	conn *grpc.ClientConn
-	rpc  pb.IstioCertificateServiceClient
+	dial func() (*grpc.ClientConn, error)
 	log  *slog.Logger
+
+	mu        sync.Mutex
+	conn      *grpc.ClientConn
+	rpc       pb.IstioCertificateServiceClient
+	presented []byte // DER of the leaf this conn's last handshake presented
+	retiring  []*grpc.ClientConn
+	closed    bool
 }
 
 var _ CertificateProvider = (*CAClient)(nil)
@@ -80,12 +88,19 @@ func NewCAClient(opts CAClientOptions) (*CAClient, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	c := &CAClient{opts: opts, log: log}
 	tlsCfg := &tls.Config{
 		MinVersion:       tls.VersionTLS13,
 		CurvePreferences: curvePreferences,
 		ServerName:       opts.ServerName,
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-			return opts.Credential()
+			cred, err := opts.Credential()
+			if err == nil && len(cred.Certificate) > 0 {
+				c.mu.Lock()
+				c.presented = cred.Certificate[0]
+				c.mu.Unlock()
+			}
+			return cred, err
 		},
 		// Roots are read per handshake so a rotated bundle applies to the
 		// next connection; the name check stays crypto/tls's own.
@@ -94,14 +109,49 @@ func NewCAClient(opts CAClientOptions) (*CAClient, error) {
 			return verifyCAServer(opts.Verifier, opts.ServerName, cs)
 		},
 	}
-	conn, err := grpc.NewClient("passthrough:///"+opts.Address,
-		grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg)),
-		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.DefaultConfig, MinConnectTimeout: opts.DialTimeout}),
-	)
+	c.dial = func() (*grpc.ClientConn, error) {
+		return grpc.NewClient("passthrough:///"+opts.Address,
+			grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg)),
+			grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.DefaultConfig, MinConnectTimeout: opts.DialTimeout}),
+		)
+	}
+	conn, err := c.dial()
 	if err != nil {
 		return nil, fmt.Errorf("identity: NewCAClient: %w", err)
 	}
-	return &CAClient{opts: opts, conn: conn, rpc: pb.NewIstioCertificateServiceClient(conn), log: log}, nil
+	c.conn, c.rpc = conn, pb.NewIstioCertificateServiceClient(conn)
+	return c, nil
+}
+
+// client returns the stub to call. The CA authenticates a caller by the
+// certificate of its TLS handshake and checks it on every call, and a gRPC
+// connection handshakes once; so once the credential has been replaced
+// (a renewed bootstrap certificate, see Bootstrap.Current), the connection
+// that presented the old one is replaced too. Calls already on it finish
+// within CallTimeout before it closes.
+func (c *CAClient) client() (pb.IstioCertificateServiceClient, error) {
+	cred, err := c.opts.Credential()
+	if err != nil {
+		return nil, fmt.Errorf("identity: CA client credential: %w", err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, errors.New("identity: CA client closed")
+	}
+	if c.presented == nil || len(cred.Certificate) == 0 || bytes.Equal(c.presented, cred.Certificate[0]) {
+		return c.rpc, nil
+	}
+	conn, err := c.dial()
+	if err != nil {
+		return nil, fmt.Errorf("identity: CA client: %w", err)
+	}
+	old := c.conn
+	c.retiring = append(c.retiring, old)
+	time.AfterFunc(c.opts.CallTimeout, func() { c.retire(old) })
+	c.conn, c.rpc, c.presented = conn, pb.NewIstioCertificateServiceClient(conn), nil
+	c.log.Info("CA connection replaced: the bootstrap credential was renewed")
+	return c.rpc, nil
 }
 
 // verifyCAServer does what crypto/tls would do for ServerName, against the
@@ -144,7 +194,11 @@ func (c *CAClient) Fetch(ctx context.Context, id Identity) (*Certificate, error)
 	}
 	cctx, cancel := context.WithTimeout(ctx, c.opts.CallTimeout)
 	defer cancel()
-	resp, err := c.rpc.CreateCertificate(cctx, req)
+	rpc, err := c.client()
+	if err != nil {
+		return nil, err
+	}
+	resp, err := rpc.CreateCertificate(cctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("identity: CreateCertificate for %s: %w", id, err)
 	}
@@ -166,5 +220,27 @@ func (c *CAClient) Fetch(ctx context.Context, id Identity) (*Certificate, error)
 	return cert, nil
 }
 
-// Close releases the connection.
-func (c *CAClient) Close() error { return c.conn.Close() }
+// retire closes a replaced connection (once: Close may have got to it).
+func (c *CAClient) retire(conn *grpc.ClientConn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, r := range c.retiring {
+		if r == conn {
+			c.retiring = append(c.retiring[:i], c.retiring[i+1:]...)
+			_ = conn.Close()
+			return
+		}
+	}
+}
+
+// Close releases the connections.
+func (c *CAClient) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	for _, r := range c.retiring {
+		_ = r.Close()
+	}
+	c.retiring = nil
+	return c.conn.Close()
+}

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"github.com/ambientlab/ambientlab/dataplane/lifecycle"
 	"log/slog"
@@ -27,10 +26,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	ca, err := identity.NewCAClient(identity.CAClientOptions{
-		Address: cfg.CAAddress, Verifier: boot.Verifier, Impersonate: true, Logger: log,
-		Credential: func() (*tls.Certificate, error) { return &boot.Credential, nil },
-	})
+	caOpts := boot.CAClientOptions(cfg.CAAddress) // presents the node credential, renewed as istiod renews it
+	caOpts.Impersonate, caOpts.Logger = true, log
+	ca, err := identity.NewCAClient(caOpts)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/ambientlab/ambientlab/dataplane/identity"
 	"github.com/ambientlab/ambientlab/sim/controlplane/ca"
@@ -17,13 +18,16 @@ import (
 
 // ensureNodeBootstraps gives each node a bootstrap credential. One already
 // on disk that this CA still honours for that node (same root, bound to
-// the node, not expired) is kept: after an istiod restart the running
-// ztunnels hold exactly those files, so nothing is reissued.
-func ensureNodeBootstraps(lay Layout, authority *ca.CA, c *topology.Cluster, log *slog.Logger) error {
+// the node, not expired) is kept until half its lifetime: after an istiod
+// restart the running ztunnels hold exactly those files, so nothing is
+// reissued. Past half life a new one replaces it (the old stays valid to
+// its expiry), and the ztunnel switches to it on its next CA call
+// (identity.Bootstrap.Current); istiod checks on every renewal tick.
+func ensureNodeBootstraps(lay Layout, authority *ca.CA, c *topology.Cluster, log *slog.Logger, now time.Time) error {
 	for _, n := range c.Nodes {
 		dir := lay.BootstrapDir(n.Name)
-		if b, ok := currentCredential(dir, authority); ok && b.Node == n.Name {
-			log.Debug("node bootstrap credential kept", "node", n.Name)
+		b, ok, renew := currentCredential(dir, authority, now)
+		if ok && b.Node == n.Name && !renew {
 			continue
 		}
 		certPEM, keyPEM, err := authority.IssueBootstrap(n.Name)
@@ -33,44 +37,48 @@ func ensureNodeBootstraps(lay Layout, authority *ca.CA, c *topology.Cluster, log
 		if err := writeCredentialDir(dir, certPEM, keyPEM, authority.RootsPEM()); err != nil {
 			return err
 		}
-		log.Info("node bootstrap credential issued", "node", n.Name, "dir", dir)
+		log.Info("node bootstrap credential issued", "node", n.Name, "dir", dir, "renewal", ok && b.Node == n.Name)
 	}
 	return nil
 }
 
 // currentCredential loads the credential in dir and returns its binding if
-// it is one this CA honours now; a missing, unreadable or stale directory
-// is simply not current.
-func currentCredential(dir string, authority *ca.CA) (ca.Binding, bool) {
+// it is one this CA honours at now; a missing, unreadable or stale
+// directory is simply not current. renew says a current one is past half
+// its lifetime.
+func currentCredential(dir string, authority *ca.CA, now time.Time) (b ca.Binding, ok, renew bool) {
 	root, err := os.ReadFile(filepath.Join(dir, bootstrapRoot))
 	if err != nil || !bytes.Equal(root, authority.RootsPEM()) {
-		return ca.Binding{}, false
+		return ca.Binding{}, false, false
 	}
 	certPEM, err1 := os.ReadFile(filepath.Join(dir, bootstrapCert))
 	keyPEM, err2 := os.ReadFile(filepath.Join(dir, bootstrapKey))
 	if err1 != nil || err2 != nil {
-		return ca.Binding{}, false
+		return ca.Binding{}, false, false
 	}
 	cred, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil || cred.Leaf == nil {
-		return ca.Binding{}, false
+		return ca.Binding{}, false, false
 	}
 	chain := make([]*x509.Certificate, 0, len(cred.Certificate))
 	for _, der := range cred.Certificate {
 		c, err := x509.ParseCertificate(der)
 		if err != nil {
-			return ca.Binding{}, false
+			return ca.Binding{}, false, false
 		}
 		chain = append(chain, c)
 	}
-	v, err := identity.NewVerifier(authority.Bundle(), nil)
+	v, err := identity.NewVerifier(authority.Bundle(), func() time.Time { return now })
 	if err != nil {
-		return ca.Binding{}, false
+		return ca.Binding{}, false, false
 	}
 	if _, err := v.Verify(chain, identity.UsageClient); err != nil {
-		return ca.Binding{}, false
+		return ca.Binding{}, false, false
 	}
-	return authority.BindingOf(cred.Leaf)
+	b, ok = authority.BindingOf(cred.Leaf)
+	leaf := cred.Leaf
+	renew = !now.Before(leaf.NotBefore.Add(leaf.NotAfter.Sub(leaf.NotBefore) / 2))
+	return b, ok, renew
 }
 
 // podCredentials keeps one pod-bound credential per waypoint pod of the
@@ -95,7 +103,7 @@ func wantedPodCredentials(c *topology.Cluster) map[string]ca.PodRef {
 
 // sync makes the credentials match c and returns how many pods could not be
 // handled (retried on the next tick, like pending enrollments).
-func (pc *podCredentials) sync(c *topology.Cluster) int {
+func (pc *podCredentials) sync(c *topology.Cluster, now time.Time) int {
 	want := wantedPodCredentials(c)
 	failed := 0
 	// Forget first: a credential must stop working before its files go.
@@ -110,7 +118,17 @@ func (pc *podCredentials) sync(c *topology.Cluster) int {
 	}
 	for key, ref := range want {
 		dir := pc.lay.PodBootstrapDir(ref.Namespace, ref.Name)
-		if b, ok := currentCredential(dir, pc.authority); ok && b.Pod == ref {
+		b, ok, renew := currentCredential(dir, pc.authority, now)
+		if ok && b.Pod == ref {
+			if !renew {
+				continue
+			}
+			// Renewal: the running waypoint keeps the old credential
+			// (still bound, valid to its expiry) until it reads this one.
+			if err := pc.write(ref, dir); err != nil {
+				pc.log.Error("renewing pod credential", "pod", key, "error", err)
+				failed++
+			}
 			continue
 		}
 		if err := pc.issue(ref, dir); err != nil {
@@ -128,6 +146,11 @@ func (pc *podCredentials) issue(ref ca.PodRef, dir string) error {
 	if err := pc.retire(ref.Namespace, ref.Name); err != nil {
 		return err
 	}
+	return pc.write(ref, dir)
+}
+
+// write issues a credential for ref and writes it to dir.
+func (pc *podCredentials) write(ref ca.PodRef, dir string) error {
 	certPEM, keyPEM, err := pc.authority.IssuePodBootstrap(ref)
 	if err != nil {
 		return err

@@ -87,17 +87,21 @@ type caProcess struct {
 
 func startCA(t *testing.T, lay Layout, c *topology.Cluster) *caProcess {
 	t.Helper()
+	return startCAWith(t, lay, c, ca.DefaultOptions())
+}
+
+func startCAWith(t *testing.T, lay Layout, c *topology.Cluster, opts ca.Options) *caProcess {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	opts := ca.DefaultOptions()
 	authority, err := ca.Open(opts, lay.CADir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := &caProcess{authority: authority, ids: newPodIdentities(c), creds: &podCredentials{lay: lay, authority: authority, log: log}}
-	if err := ensureNodeBootstraps(lay, authority, c, log); err != nil {
+	if err := ensureNodeBootstraps(lay, authority, c, log, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if failed := p.creds.sync(c); failed != 0 {
+	if failed := p.creds.sync(c, time.Now()); failed != 0 {
 		t.Fatalf("%d pod credentials failed", failed)
 	}
 	srvOpts := ca.DefaultServerOptions(authority, p.ids)
@@ -129,7 +133,7 @@ func startCA(t *testing.T, lay Layout, c *topology.Cluster) *caProcess {
 func (p *caProcess) apply(t *testing.T, c *topology.Cluster) {
 	t.Helper()
 	p.ids.update(c)
-	if failed := p.creds.sync(c); failed != 0 {
+	if failed := p.creds.sync(c, time.Now()); failed != 0 {
 		t.Fatalf("%d pod credentials failed", failed)
 	}
 }
@@ -137,12 +141,18 @@ func (p *caProcess) apply(t *testing.T, c *topology.Cluster) {
 // fetch asks the CA at addr for id with the credential in dir.
 func fetch(t *testing.T, addr, dir string, impersonate bool, id identity.Identity) error {
 	t.Helper()
+	return fetchTTL(t, addr, dir, impersonate, id, 0)
+}
+
+// fetchTTL is fetch asking for a validity of ttl (0: the client's default).
+func fetchTTL(t *testing.T, addr, dir string, impersonate bool, id identity.Identity, ttl time.Duration) error {
+	t.Helper()
 	boot, err := identity.LoadBootstrap(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	opts := boot.CAClientOptions(addr)
-	opts.Impersonate, opts.CallTimeout = impersonate, 5*time.Second
+	opts.Impersonate, opts.CallTimeout, opts.TTL = impersonate, 5*time.Second, ttl
 	client, err := identity.NewCAClient(opts)
 	if err != nil {
 		t.Fatal(err)

@@ -29,6 +29,10 @@ type Config struct {
 	// Reload forces an immediate check (the simulator's SIGHUP).
 	PollInterval time.Duration
 	Reload       <-chan struct{}
+	// RenewCheck is how often bootstrap credentials (nodes' and
+	// waypoints') are checked for renewal past half life (default 1 min;
+	// they live 24 h).
+	RenewCheck time.Duration
 	// OnReady is called once xDS, the CA and every node agent are serving
 	// and the bootstrap credentials are written.
 	OnReady func()
@@ -42,6 +46,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = 500 * time.Millisecond
+	}
+	if cfg.RenewCheck <= 0 {
+		cfg.RenewCheck = time.Minute
 	}
 	if cfg.OnReady == nil {
 		cfg.OnReady = func() {}
@@ -79,7 +86,7 @@ func Run(ctx context.Context, cfg Config) error {
 			a.Close()
 		}
 	}()
-	if err := ensureNodeBootstraps(lay, authority, cluster, log); err != nil {
+	if err := ensureNodeBootstraps(lay, authority, cluster, log, time.Now()); err != nil {
 		caLn.Close()
 		return err
 	}
@@ -122,17 +129,25 @@ func Run(ctx context.Context, cfg Config) error {
 	creds := &podCredentials{lay: lay, authority: authority, log: log.With("component", "ca")}
 	return reloadLoop(runCtx, cfg, lay, errc, xdsReload, func(c *topology.Cluster, refs map[string]NetnsRef) int {
 		ids.update(c)
-		return creds.sync(c) + en.sync(runCtx, c, refs)
+		return creds.sync(c, time.Now()) + en.sync(runCtx, c, refs)
+	}, func(c *topology.Cluster) {
+		if err := ensureNodeBootstraps(lay, authority, c, log, time.Now()); err != nil {
+			log.Error("istiod: renewing node bootstrap credentials", "error", err)
+		}
 	}, cluster, version)
 }
 
 // reloadLoop re-reads the input on each poll or reload and applies it to
 // the enrollment; pending work (a pod whose namespace is not published yet,
-// a failed add) is retried on every tick.
+// a failed add) is retried on every tick. Every RenewCheck it renews the
+// nodes' bootstrap credentials and re-applies (which renews the pods').
 func reloadLoop(ctx context.Context, cfg Config, lay Layout, errc <-chan error, xdsReload chan<- struct{},
-	apply func(*topology.Cluster, map[string]NetnsRef) int, cluster *topology.Cluster, version string) error {
+	apply func(*topology.Cluster, map[string]NetnsRef) int, renewNodes func(*topology.Cluster),
+	cluster *topology.Cluster, version string) error {
 	tick := time.NewTicker(cfg.PollInterval)
 	defer tick.Stop()
+	renew := time.NewTicker(cfg.RenewCheck)
+	defer renew.Stop()
 	pending, dirty := 0, true
 	for {
 		if dirty || pending > 0 {
@@ -160,6 +175,10 @@ func reloadLoop(ctx context.Context, cfg Config, lay Layout, errc <-chan error, 
 			default:
 			}
 		case <-tick.C:
+		case <-renew.C:
+			renewNodes(cluster)
+			dirty = true
+			continue
 		}
 		// Every write of the simulator makes a new generation (netns map
 		// first, then input), so an unchanged link means nothing to do.
