@@ -74,15 +74,7 @@ func (b *Bootstrap) Current() (*tls.Certificate, error) {
 	if err != nil || next.Identity != b.Identity || !next.Credential.Leaf.NotAfter.After(leaf.NotAfter) {
 		return b.current, nil
 	}
-	chain := make([]*x509.Certificate, 0, len(next.Credential.Certificate))
-	for _, der := range next.Credential.Certificate {
-		c, err := x509.ParseCertificate(der)
-		if err != nil {
-			return b.current, nil
-		}
-		chain = append(chain, c)
-	}
-	if _, err := b.Verifier.Verify(chain, UsageClient); err != nil {
+	if _, err := b.Verifier.VerifyRaw(next.Credential.Certificate, UsageClient); err != nil {
 		return b.current, nil
 	}
 	b.current = &next.Credential

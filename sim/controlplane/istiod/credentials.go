@@ -3,7 +3,6 @@ package istiod
 import (
 	"bytes"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -60,19 +59,11 @@ func currentCredential(dir string, authority *ca.CA, now time.Time) (b ca.Bindin
 	if err != nil || cred.Leaf == nil {
 		return ca.Binding{}, false, false
 	}
-	chain := make([]*x509.Certificate, 0, len(cred.Certificate))
-	for _, der := range cred.Certificate {
-		c, err := x509.ParseCertificate(der)
-		if err != nil {
-			return ca.Binding{}, false, false
-		}
-		chain = append(chain, c)
-	}
 	v, err := identity.NewVerifier(authority.Bundle(), func() time.Time { return now })
 	if err != nil {
 		return ca.Binding{}, false, false
 	}
-	if _, err := v.Verify(chain, identity.UsageClient); err != nil {
+	if _, err := v.VerifyRaw(cred.Certificate, identity.UsageClient); err != nil {
 		return ca.Binding{}, false, false
 	}
 	b, ok = authority.BindingOf(cred.Leaf)
