@@ -35,14 +35,19 @@ func newRenewPKI(t *testing.T) *renewPKI {
 	return &renewPKI{root: root, rootKey: key, serial: 1}
 }
 
-// write replaces dir's credential with one for uri valid over [from, to].
-func (p *renewPKI) write(t *testing.T, dir, uri string, from, to time.Time) {
+// write replaces dir's credential with a client leaf valid over
+// [from, to] carrying the given URI SANs (one, unless a test wants a bad
+// credential).
+func (p *renewPKI) write(t *testing.T, dir string, from, to time.Time, uris ...string) {
 	t.Helper()
 	p.serial++
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	u, _ := url.Parse(uri)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(p.serial), NotBefore: from, NotAfter: to, URIs: []*url.URL{u}, BasicConstraintsValid: true,
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(p.serial), NotBefore: from, NotAfter: to, BasicConstraintsValid: true,
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	for _, s := range uris {
+		u, _ := url.Parse(s)
+		tmpl.URIs = append(tmpl.URIs, u)
+	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.root, key.Public(), p.rootKey)
 	if err != nil {
 		t.Fatal(err)
@@ -75,13 +80,13 @@ func TestBootstrapCurrentFollowsRenewal(t *testing.T) {
 		{name: "before half life the held one is used", at: 11 * time.Hour},
 		{name: "past half life a renewal is taken", at: 13 * time.Hour, wantSwitch: true},
 		{name: "another identity is ignored", at: 13 * time.Hour, rewrite: func(t *testing.T, p *renewPKI, dir string) {
-			p.write(t, dir, "spiffe://cluster.local/ns/shop/sa/cart", t0.Add(-time.Minute), t0.Add(36*time.Hour))
+			p.write(t, dir, t0.Add(-time.Minute), t0.Add(36*time.Hour), "spiffe://cluster.local/ns/shop/sa/cart")
 		}},
 		{name: "an earlier expiry is ignored", at: 13 * time.Hour, rewrite: func(t *testing.T, p *renewPKI, dir string) {
-			p.write(t, dir, node, t0, t0.Add(20*time.Hour))
+			p.write(t, dir, t0, t0.Add(20*time.Hour), node)
 		}},
 		{name: "another root is ignored", at: 13 * time.Hour, rewrite: func(t *testing.T, _ *renewPKI, dir string) {
-			newRenewPKI(t).write(t, dir, node, t0.Add(-time.Minute), t0.Add(36*time.Hour))
+			newRenewPKI(t).write(t, dir, t0.Add(-time.Minute), t0.Add(36*time.Hour), node)
 		}},
 		{name: "a missing directory is ignored", at: 13 * time.Hour, rewrite: func(t *testing.T, _ *renewPKI, dir string) {
 			if err := os.Remove(filepath.Join(dir, BootstrapRootFile)); err != nil {
@@ -92,7 +97,7 @@ func TestBootstrapCurrentFollowsRenewal(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p, dir := newRenewPKI(t), t.TempDir()
-			p.write(t, dir, node, t0, t0.Add(24*time.Hour))
+			p.write(t, dir, t0, t0.Add(24*time.Hour), node)
 			b, err := LoadBootstrap(dir)
 			if err != nil {
 				t.Fatal(err)
@@ -102,7 +107,7 @@ func TestBootstrapCurrentFollowsRenewal(t *testing.T) {
 				tt.rewrite(t, p, dir)
 			} else {
 				// Valid from before now: the chain check runs on the real clock.
-				p.write(t, dir, node, t0.Add(-time.Minute), t0.Add(36*time.Hour))
+				p.write(t, dir, t0.Add(-time.Minute), t0.Add(36*time.Hour), node)
 			}
 			b.now = func() time.Time { return t0.Add(tt.at) }
 			got, err := b.Current()

@@ -2,14 +2,7 @@ package identity
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
-	"math/big"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,38 +10,11 @@ import (
 	"time"
 )
 
-// writeBootstrapDir writes a root and a client leaf with the given URI SANs
-// signed by it, in the bootstrap file layout.
+// writeBootstrapDir writes a new root and a client leaf with the given URI
+// SANs signed by it, in the bootstrap file layout.
 func writeBootstrapDir(t *testing.T, dir string, uris ...string) {
 	t.Helper()
-	rootKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	root := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	rootDER, err := x509.CreateCertificate(rand.Reader, root, root, rootKey.Public(), rootKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, _ = x509.ParseCertificate(rootDER)
-	leafKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
-	for _, s := range uris {
-		u, _ := url.Parse(s)
-		leaf.URIs = append(leaf.URIs, u)
-	}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, root, leafKey.Public(), rootKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, _ := x509.MarshalPKCS8PrivateKey(leafKey)
-	for _, f := range []struct {
-		name, typ string
-		der       []byte
-	}{{BootstrapCertFile, "CERTIFICATE", leafDER}, {BootstrapKeyFile, "PRIVATE KEY", keyDER}, {BootstrapRootFile, "CERTIFICATE", rootDER}} {
-		if err := os.WriteFile(filepath.Join(dir, f.name), pem.EncodeToMemory(&pem.Block{Type: f.typ, Bytes: f.der}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	newRenewPKI(t).write(t, dir, time.Now().Add(-time.Minute), time.Now().Add(time.Hour), uris...)
 }
 
 func TestLoadBootstrapPodCredential(t *testing.T) {

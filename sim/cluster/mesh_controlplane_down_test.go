@@ -65,7 +65,7 @@ func TestDataPlaneKeepsLastConfigWithControlPlaneDown(t *testing.T) {
 // istiodPid returns the pid of istiod's container process.
 func istiodPid(t *testing.T, c *Cluster) int {
 	t.Helper()
-	return systemPid(t, c, isIstiod, 0)
+	return systemPid(t, c, isIstiod)
 }
 
 func isIstiod(p topology.Pod) bool { return meshComponent(p) == componentIstiod }
@@ -76,11 +76,19 @@ func isZtunnelOf(node string) func(topology.Pod) bool {
 }
 
 // systemPid returns the pid of the running container process of the pod
-// that match selects, other than not (0: any), or 0 if there is none yet
-// (only a running and ready one counts when not is set). With not == 0 it
-// fails the test when there is none.
-func systemPid(t *testing.T, c *Cluster, match func(topology.Pod) bool, not int) int {
+// that match selects.
+func systemPid(t *testing.T, c *Cluster, match func(topology.Pod) bool) int {
 	t.Helper()
+	if pid := readyPid(c, match, 0, false); pid != 0 {
+		return pid
+	}
+	t.Fatal("no running process for the pod")
+	return 0
+}
+
+// readyPid is the pid of a running container process of the pod match
+// selects, other than not, and ready if mustBeReady; 0 if there is none.
+func readyPid(c *Cluster, match func(topology.Pod) bool, not int, mustBeReady bool) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, pr := range c.pods {
@@ -91,14 +99,10 @@ func systemPid(t *testing.T, c *Cluster, match func(topology.Pod) bool, not int)
 			ct.mu.Lock()
 			running, ready, cmd := ct.running, ct.ready, ct.cmd
 			ct.mu.Unlock()
-			if !running || (not != 0 && (!ready || cmd.Process.Pid == not)) {
-				continue
+			if running && (ready || !mustBeReady) && cmd.Process.Pid != not {
+				return cmd.Process.Pid
 			}
-			return cmd.Process.Pid
 		}
-	}
-	if not == 0 {
-		t.Fatal("no running process for the pod")
 	}
 	return 0
 }
@@ -109,7 +113,7 @@ func waitRestart(t *testing.T, c *Cluster, match func(topology.Pod) bool, old in
 	t.Helper()
 	deadline := time.Now().Add(wait)
 	for {
-		if pid := systemPid(t, c, match, old); pid != 0 {
+		if pid := readyPid(c, match, old, true); pid != 0 {
 			return pid
 		}
 		if time.Now().After(deadline) {

@@ -120,7 +120,7 @@ func TestZtunnelCrashFailsClosedThenRecovers(t *testing.T) {
 	go send(curl, &outcomes)
 	go send(selfCall, &otherNode)
 
-	old := systemPid(t, c, isZtunnelOf(sleep.Node), 0)
+	old := systemPid(t, c, isZtunnelOf(sleep.Node))
 	before := outboundLines()
 	killed := time.Now()
 	if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
